@@ -1,0 +1,21 @@
+# netbox-hedgehog: every target runs scripts/dev.sh; see README.md.
+# PYTHON=/path/to/python3.12 and NETBOX_PORT=8000 override the defaults.
+export PYTHON
+export NETBOX_PORT
+
+.PHONY: setup up down demo test bench lint
+
+setup:
+	@scripts/dev.sh setup
+up:
+	@scripts/dev.sh up
+down:
+	@scripts/dev.sh down
+demo:
+	@scripts/dev.sh demo
+test:
+	@scripts/dev.sh test $(ARGS)
+bench:
+	@scripts/dev.sh bench $(ARGS)
+lint:
+	@scripts/dev.sh lint

@@ -1,0 +1,358 @@
+"""The fabric state machine as plain data: no ORM, no Django.
+
+Everything the specification says about which state may follow which, which combinations are
+impossible, what each combination requires of an operator, and what a change of one field does to
+another, is here and nowhere else. `netbox_hedgehog.state.service` applies it to the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+STATUS = "status"
+CONNECTION = "connection_status"
+SYNC = "sync_status"
+FIELDS = (STATUS, CONNECTION, SYNC)
+
+# --- values -------------------------------------------------------------------------------------
+
+PLANNED, ACTIVE, MAINTENANCE, DECOMMISSIONED = "planned", "active", "maintenance", "decommissioned"
+UNKNOWN, TESTING, CONNECTED, FAILED = "unknown", "testing", "connected", "failed"
+NEVER_SYNCED, SYNCING, IN_SYNC, OUT_OF_SYNC, ERROR = (
+    "never_synced",
+    "syncing",
+    "in_sync",
+    "out_of_sync",
+    "error",
+)
+
+VALUES = {
+    STATUS: (PLANNED, ACTIVE, MAINTENANCE, DECOMMISSIONED),
+    CONNECTION: (UNKNOWN, TESTING, CONNECTED, FAILED),
+    SYNC: (NEVER_SYNCED, SYNCING, IN_SYNC, OUT_OF_SYNC, ERROR),
+}
+INITIAL = {STATUS: PLANNED, CONNECTION: UNKNOWN, SYNC: NEVER_SYNCED}
+
+# --- the specification's transition tables, exactly --------------------------------------------
+
+TRANSITIONS = {
+    STATUS: {
+        PLANNED: (ACTIVE,),  # fabric deployment complete
+        ACTIVE: (MAINTENANCE, DECOMMISSIONED),  # planned maintenance / permanent shutdown
+        MAINTENANCE: (ACTIVE, DECOMMISSIONED),  # maintenance complete / shutdown during maintenance
+        DECOMMISSIONED: (),
+    },
+    CONNECTION: {
+        UNKNOWN: (TESTING,),  # connection test initiated
+        TESTING: (CONNECTED, FAILED),  # test successful / test failed
+        CONNECTED: (TESTING, FAILED),  # retest initiated / connection lost
+        FAILED: (TESTING,),  # retry connection
+    },
+    SYNC: {
+        NEVER_SYNCED: (SYNCING,),  # first sync initiated
+        SYNCING: (IN_SYNC, ERROR),  # sync completed / sync failed
+        IN_SYNC: (SYNCING, OUT_OF_SYNC),  # scheduled sync started / drift detected
+        OUT_OF_SYNC: (SYNCING,),  # reconciliation started
+        ERROR: (SYNCING,),  # retry sync
+    },
+}
+
+# --- the facts a state carries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """The three state fields plus which persisted facts are set (the specification's fields)."""
+
+    status: str = PLANNED
+    connection_status: str = UNKNOWN
+    sync_status: str = NEVER_SYNCED
+    has_connection_error: bool = False  # connection_error is not empty
+    has_last_validated: bool = False  # last_validated is set
+    has_sync_error: bool = False  # sync_error is not empty
+    has_last_sync: bool = False  # last_sync is set
+
+    def get(self, field: str) -> str:
+        return getattr(self, field)
+
+    @property
+    def triple(self) -> tuple[str, str, str]:
+        return (self.status, self.connection_status, self.sync_status)
+
+
+# --- consistency: the impossible combinations ---------------------------------------------------
+# Each rule: (code, message, predicate over a State that is True when the rule is broken).
+# The first three are about the three fields alone (and are also database CHECK constraints);
+# the rest say that the persisted fields agree with the state.
+
+STATE_RULES = (
+    (
+        "decommissioned_syncing",
+        "A decommissioned fabric cannot be syncing or in sync.",
+        lambda s: s.status == DECOMMISSIONED and s.sync_status in (SYNCING, IN_SYNC),
+    ),
+    (
+        "failed_in_sync",
+        "A fabric cannot be in sync while its connection has failed.",
+        lambda s: s.connection_status == FAILED and s.sync_status == IN_SYNC,
+    ),
+    (
+        "untested_synced",
+        "A fabric whose connection was never tested cannot have synced.",
+        lambda s: s.connection_status == UNKNOWN and s.sync_status != NEVER_SYNCED,
+    ),
+)
+FIELD_RULES = (
+    (
+        "failed_without_error",
+        "A failed connection must record its connection_error.",
+        lambda s: s.connection_status == FAILED and not s.has_connection_error,
+    ),
+    (
+        "connected_without_validation",
+        "A connected fabric must record when it was last validated.",
+        lambda s: s.connection_status == CONNECTED and not s.has_last_validated,
+    ),
+    (
+        "sync_error_without_message",
+        "A sync in error must record its sync_error.",
+        lambda s: s.sync_status == ERROR and not s.has_sync_error,
+    ),
+    (
+        "in_sync_without_last_sync",
+        "A fabric in sync must record when it last synced.",
+        lambda s: s.sync_status == IN_SYNC and not s.has_last_sync,
+    ),
+)
+
+
+def problems(state: State) -> list[tuple[str, str]]:
+    """Every broken rule as (code, message); empty when the state is consistent."""
+    return [(code, msg) for code, msg, broken in STATE_RULES + FIELD_RULES if broken(state)]
+
+
+def triple_is_consistent(status: str, connection_status: str, sync_status: str) -> bool:
+    s = State(status, connection_status, sync_status)
+    return not any(broken(s) for _, _, broken in STATE_RULES)
+
+
+# --- guards: operations refused in some combinations, with the reason --------------------------
+# (field, target) -> list of (predicate that refuses, code, message)
+
+GUARDS = {
+    (SYNC, SYNCING): (
+        (
+            lambda s: s.connection_status != CONNECTED,
+            "not_connected",
+            "A sync needs a connected fabric; test the connection first.",
+        ),
+        (
+            lambda s: s.status == MAINTENANCE,
+            "in_maintenance",
+            "The fabric is in maintenance: operations are suspended.",
+        ),
+        (
+            lambda s: s.status == DECOMMISSIONED,
+            "decommissioned",
+            "The fabric is decommissioned: it is never synced again.",
+        ),
+    ),
+    (CONNECTION, TESTING): (
+        (
+            lambda s: s.status == DECOMMISSIONED,
+            "decommissioned",
+            "The fabric is decommissioned: its connection is no longer tested.",
+        ),
+    ),
+}
+
+# --- cross-field effects ------------------------------------------------------------------------
+# When `field` becomes `to`, the sync status moves as listed (each move is itself in the sync
+# table). They keep the consistency rules true after every allowed operation.
+
+EFFECTS = {
+    (CONNECTION, FAILED): {
+        SYNCING: (ERROR, "Sync aborted: the connection to the cluster failed."),
+        IN_SYNC: (OUT_OF_SYNC, "The connection failed: the cluster's state can no longer be verified."),
+    },
+    (STATUS, DECOMMISSIONED): {
+        SYNCING: (ERROR, "Sync aborted: the fabric was decommissioned."),
+        IN_SYNC: (OUT_OF_SYNC, "The fabric was decommissioned: its data is no longer kept in sync."),
+    },
+}
+
+# --- planning a change --------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A requested change that the tables, a guard or a consistency rule does not allow."""
+
+    def __init__(self, code: str, message: str, field: str, current: str, allowed: tuple[str, ...]):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.current = current
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Step:
+    field: str
+    previous: str
+    new: str
+    is_effect: bool
+    reason: str
+
+
+def allowed_transitions(field: str, current: str) -> tuple[str, ...]:
+    """The specification's table row: the targets `field` may move to from `current`."""
+    if field not in TRANSITIONS:
+        raise ValueError(f"Unknown state field {field!r}; expected one of {', '.join(FIELDS)}.")
+    if current not in TRANSITIONS[field]:
+        raise ValueError(f"Unknown {field} value {current!r}; expected one of {', '.join(VALUES[field])}.")
+    return TRANSITIONS[field][current]
+
+
+def available_transitions(state: State, field: str) -> tuple[str, ...]:
+    """The table row minus the targets a guard refuses in this state."""
+    return tuple(
+        to
+        for to in allowed_transitions(field, state.get(field))
+        if not any(refuses(state) for refuses, _, _ in GUARDS.get((field, to), ()))
+    )
+
+
+def apply_step(state: State, step: Step) -> State:
+    """The state after one step, with the persisted facts the step sets or clears."""
+    new = replace(state, **{step.field: step.new})
+    if step.field == CONNECTION:
+        if step.new == CONNECTED:
+            new = replace(new, has_last_validated=True, has_connection_error=False)
+        elif step.new == FAILED:
+            new = replace(new, has_connection_error=True)
+    elif step.field == SYNC:
+        if step.new == IN_SYNC:
+            new = replace(new, has_last_sync=True, has_sync_error=False)
+        elif step.new == ERROR:
+            new = replace(new, has_sync_error=True)
+    return new
+
+
+def plan(state: State, field: str, to: str, reason: str = "") -> list[Step]:
+    """The steps that moving `field` to `to` takes (the request first, then its effects).
+
+    Raises Refused when the table, a guard or a consistency rule forbids it; the caller must then
+    change nothing.
+    """
+    current = state.get(field)
+    allowed = allowed_transitions(field, current)
+    if to not in VALUES[field]:
+        raise ValueError(f"Unknown {field} value {to!r}; expected one of {', '.join(VALUES[field])}.")
+    if to not in allowed:
+        where = f"it allows {', '.join(allowed)}" if allowed else "it is a final state"
+        raise Refused(
+            "not_in_table",
+            f"{field} cannot go from {current} to {to}: {where}.",
+            field,
+            current,
+            allowed,
+        )
+    for refuses, code, message in GUARDS.get((field, to), ()):
+        if refuses(state):
+            raise Refused(code, message, field, current, available_transitions(state, field))
+    steps = [Step(field, current, to, False, reason)]
+    effect = EFFECTS.get((field, to), {}).get(state.sync_status)
+    if effect:
+        steps.append(Step(SYNC, state.sync_status, effect[0], True, effect[1]))
+    after = state
+    for step in steps:
+        after = apply_step(after, step)
+    broken = [(c, m) for c, m, b in STATE_RULES if b(after)]
+    if broken:
+        raise Refused(broken[0][0], broken[0][1], field, current, available_transitions(state, field))
+    return steps
+
+
+# --- the required action (the specification's interaction matrix, made total) ------------------
+
+FORCE_VALIDATION = "force_validation"
+SUSPEND_OPERATIONS = "suspend_operations"
+CLEANUP_RESOURCES = "cleanup_resources"
+TEST_CONNECTION = "test_connection"
+INITIAL_SYNC = "initial_sync"
+NORMAL_OPERATION = "normal_operation"
+TRIGGER_RECONCILIATION = "trigger_reconciliation"
+CONNECTION_ALERT = "connection_alert"
+WAIT_FOR_TEST = "wait_for_test"
+WAIT_FOR_SYNC = "wait_for_sync"
+RETRY_SYNC = "retry_sync"
+ACTIVATE = "activate"
+
+ACTION_LABELS = {
+    # the specification's seven rows, word for word
+    TEST_CONNECTION: "Test connection when ready",
+    INITIAL_SYNC: "Ready for initial sync",
+    NORMAL_OPERATION: "Normal operation",
+    TRIGGER_RECONCILIATION: "Trigger reconciliation",
+    CONNECTION_ALERT: "Alert: Connection issue",
+    SUSPEND_OPERATIONS: "Suspend operations",
+    CLEANUP_RESOURCES: "Cleanup resources",
+    # the combinations the specification leaves open
+    FORCE_VALIDATION: "Force validation",
+    WAIT_FOR_TEST: "Wait for the connection test",
+    WAIT_FOR_SYNC: "Wait for the sync",
+    RETRY_SYNC: "Retry sync",
+    ACTIVATE: "Ready for activation",
+}
+
+# The specification's matrix, in its order; "*" is its ANY.
+SPEC_MATRIX = (
+    ((PLANNED, UNKNOWN, NEVER_SYNCED), TEST_CONNECTION),
+    ((PLANNED, CONNECTED, NEVER_SYNCED), INITIAL_SYNC),
+    ((ACTIVE, CONNECTED, IN_SYNC), NORMAL_OPERATION),
+    ((ACTIVE, CONNECTED, OUT_OF_SYNC), TRIGGER_RECONCILIATION),
+    ((ACTIVE, FAILED, "*"), CONNECTION_ALERT),
+    ((MAINTENANCE, "*", "*"), SUSPEND_OPERATIONS),
+    ((DECOMMISSIONED, "*", "*"), CLEANUP_RESOURCES),
+)
+
+# What the other consistent combinations ask for, by connection then sync status.
+BY_CONNECTION = {UNKNOWN: TEST_CONNECTION, TESTING: WAIT_FOR_TEST, FAILED: CONNECTION_ALERT}
+BY_SYNC_WHEN_CONNECTED = {
+    NEVER_SYNCED: INITIAL_SYNC,
+    SYNCING: WAIT_FOR_SYNC,
+    IN_SYNC: NORMAL_OPERATION,
+    OUT_OF_SYNC: TRIGGER_RECONCILIATION,
+    ERROR: RETRY_SYNC,
+}
+
+
+def required_action(status: str, connection_status: str, sync_status: str) -> str:
+    """The action a combination asks for; defined for all 80 combinations."""
+    for field, value in zip(FIELDS, (status, connection_status, sync_status), strict=True):
+        if value not in VALUES[field]:
+            raise ValueError(f"Unknown {field} value {value!r}.")
+    if not triple_is_consistent(status, connection_status, sync_status):
+        return FORCE_VALIDATION
+    triple = (status, connection_status, sync_status)
+    for pattern, action in SPEC_MATRIX:
+        if all(p in ("*", v) for p, v in zip(pattern, triple, strict=True)):
+            return action
+    if connection_status != CONNECTED:
+        return BY_CONNECTION[connection_status]
+    if status == PLANNED and sync_status == IN_SYNC:
+        return ACTIVATE
+    return BY_SYNC_WHEN_CONNECTED[sync_status]
+
+
+def all_triples():
+    for s in VALUES[STATUS]:
+        for c in VALUES[CONNECTION]:
+            for y in VALUES[SYNC]:
+                yield (s, c, y)
+
+
+def triples_requiring(action: str) -> list[tuple[str, str, str]]:
+    """The combinations whose required action is `action` (used to filter by it)."""
+    return [t for t in all_triples() if required_action(*t) == action]

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Development environment for netbox-hedgehog: one script behind the Makefile targets.
+#   setup   venv + NetBox + plugin, PostgreSQL and Redis started, NetBox configured and migrated
+#   up      setup, then NetBox (runserver) and an RQ worker in the background
+#   down    stop NetBox, the worker, Redis and PostgreSQL
+#   demo    up, an admin user with an API token, example fabrics
+#   test    setup, then lint, makemigrations --check and pytest
+#   bench   setup, then the benchmarks (results in bench/)
+# Everything mutable lives under .dev/ (git-ignored); PostgreSQL's data lives under /var/tmp, keyed
+# by the checkout's path, because the postgres user may not be able to enter the checkout.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEV="$ROOT/.dev"
+VENV="$DEV/venv"
+NETBOX_VERSION=4.7.3
+NETBOX_PORT=${NETBOX_PORT:-8000}
+KEY=$(printf '%s' "$ROOT" | sha1sum | cut -c1-10)
+NUM=$((16#${KEY:0:4} % 500))
+PG_PORT=${PG_PORT:-$((55000 + NUM))}
+REDIS_PORT=${REDIS_PORT:-$((56000 + NUM))}
+STATE="/var/tmp/netbox-hedgehog-$KEY"
+PGDATA="$STATE/pg"
+PGSOCK="$STATE/sock"
+CACHE=/var/tmp/netbox-hedgehog-cache
+PGBIN=/usr/lib/postgresql/15/bin
+CORE_DUMP="$CACHE/netbox-$NETBOX_VERSION-core.dump"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then
+    "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null \
+      || die "PYTHON=$PYTHON is not a working Python >= 3.12"
+    echo "$PYTHON"; return
+  fi
+  local c root
+  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  for c in python3.13 python3.12 python3 "$root/versions/3.12.1/bin/python3.12" "$root"/versions/3.1[2-9]*/bin/python3; do
+    if "$c" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then echo "$c"; return; fi
+  done
+  die "no Python >= 3.12 found; set PYTHON=/path/to/python3.12"
+}
+
+pip_quiet() { "$VENV/bin/pip" "$@" 2>&1 | grep -vE "^WARNING: Location '.*' is ignored" || true; }
+
+ensure_packages() {
+  local missing=()
+  [ -x "$PGBIN/initdb" ] || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} from the distribution"
+    command -v apt-get >/dev/null || die "please install: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_venv() {
+  local stamp="$VENV/.hedgehog-stamp" want
+  want=$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py; py=$(pick_python)
+    log "creating the virtual environment with $py"
+    "$py" -m venv "$VENV"
+  fi
+  log "installing NetBox $NETBOX_VERSION and the plugin (editable)"
+  pip_quiet install -q "netbox==$NETBOX_VERSION"
+  pip_quiet install -q -e "$ROOT[dev]"
+  echo "$want" > "$stamp"
+}
+
+ensure_config() {
+  mkdir -p "$DEV/conf" "$DEV/log" "$DEV/run"
+  [ -f "$DEV/secret-key" ] || "$VENV/bin/python" -c 'import secrets,string; a=string.ascii_letters+string.digits+"!@#%^&*(-_=+)"; print("".join(secrets.choice(a) for _ in range(60)))' > "$DEV/secret-key"
+  [ -f "$DEV/token-pepper" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' > "$DEV/token-pepper"
+  [ -f "$DEV/credentials-key" ] || "$VENV/bin/python" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' > "$DEV/credentials-key"
+  sed -e "s|@PG_PORT@|$PG_PORT|; s|@PG_HOST@|127.0.0.1|; s|@REDIS_PORT@|$REDIS_PORT|; s|@DEV@|$DEV|" \
+    "$ROOT/scripts/netbox_configuration.py.in" > "$DEV/conf/hedgehog_dev_configuration.py.new"
+  if ! cmp -s "$DEV/conf/hedgehog_dev_configuration.py.new" "$DEV/conf/hedgehog_dev_configuration.py" 2>/dev/null; then
+    mv "$DEV/conf/hedgehog_dev_configuration.py.new" "$DEV/conf/hedgehog_dev_configuration.py"
+  else
+    rm -f "$DEV/conf/hedgehog_dev_configuration.py.new"
+  fi
+  cat > "$DEV/env" <<ENV
+# source this file: the venv and NetBox configuration of this checkout
+export VIRTUAL_ENV="$VENV"
+export PATH="$VENV/bin:\$PATH"
+export PYTHONPATH="$DEV/conf\${PYTHONPATH:+:\$PYTHONPATH}"
+export NETBOX_CONFIGURATION=hedgehog_dev_configuration
+export DJANGO_SETTINGS_MODULE=netbox.settings
+export HEDGEHOG_PG="postgresql://netbox:netbox@127.0.0.1:$PG_PORT/netbox"
+export HEDGEHOG_REDIS_PORT=$REDIS_PORT
+ENV
+}
+
+pg() { runuser -u postgres -- "$@"; }
+psql_admin() { pg "$PGBIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+start_postgres() {
+  mkdir -p "$STATE"; chmod 755 "$STATE"
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    log "initialising a private PostgreSQL cluster in $PGDATA (port $PG_PORT)"
+    mkdir -p "$PGDATA" "$PGSOCK"; chown postgres: "$PGDATA" "$PGSOCK"
+    pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 >/dev/null
+  fi
+  mkdir -p "$PGSOCK"; chown postgres: "$PGSOCK"
+  if ! pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$STATE/postgres.log" -w \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGSOCK -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+  fi
+  if [ "$(psql_admin -c "select 1 from pg_roles where rolname='netbox'")" != 1 ]; then
+    psql_admin -c "create role netbox login password 'netbox' createdb"
+  fi
+}
+
+start_redis() {
+  if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+      --pidfile "$DEV/run/redis.pid" --logfile "$DEV/log/redis.log" --dir "$DEV/run"
+    for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+}
+
+nb() { (source "$DEV/env" && netbox "$@"); }
+
+db_exists() { [ "$(psql_admin -c "select 1 from pg_database where datname='$1'")" = 1 ]; }
+
+# NetBox's own ~340 migrations take minutes; they run once per NetBox version and machine, and every
+# later database (the instance's, the test database) starts from a dump of their result.
+restore_core() {
+  local db=$1
+  psql_admin -c "create database $db owner netbox"
+  pg "$PGBIN/pg_restore" -h "$PGSOCK" -p "$PG_PORT" -U postgres --no-owner --role=netbox -d "$db" "$CORE_DUMP"
+}
+
+ensure_core_dump() {
+  [ -f "$CORE_DUMP" ] && return
+  log "running NetBox's own migrations once (a few minutes; cached in $CACHE)"
+  mkdir -p "$CACHE"; chmod 755 "$CACHE"
+  db_exists netbox_core && psql_admin -c "drop database netbox_core"
+  psql_admin -c "create database netbox_core owner netbox"
+  (source "$DEV/env" && HEDGEHOG_DB_NAME=netbox_core HEDGEHOG_NO_PLUGIN=1 netbox migrate --no-input -v 0)
+  pg "$PGBIN/pg_dump" -h "$PGSOCK" -p "$PG_PORT" -U postgres -Fc netbox_core > "$CORE_DUMP.tmp"
+  mv "$CORE_DUMP.tmp" "$CORE_DUMP"
+  psql_admin -c "drop database netbox_core"
+}
+
+ensure_databases() {
+  ensure_core_dump
+  if ! db_exists netbox; then
+    log "creating the NetBox database"
+    restore_core netbox
+  fi
+  nb migrate --no-input -v 0
+  # The test database starts from the same dump; pytest --reuse-db then applies the plugin's
+  # migrations. It is rebuilt whenever the plugin's migrations change.
+  local mig; mig=$(cat "$ROOT"/netbox_hedgehog/migrations/*.py | sha1sum | cut -c1-16)
+  local testdb=${HEDGEHOG_TEST_DB:-test_netbox}
+  if [ "$(cat "$DEV/$testdb.stamp" 2>/dev/null)" != "$mig" ] || ! db_exists "$testdb"; then
+    db_exists "$testdb" && psql_admin -c "drop database $testdb with (force)"
+    restore_core "$testdb"
+    echo "$mig" > "$DEV/$testdb.stamp"
+  fi
+}
+
+cmd_setup() {
+  ensure_packages
+  ensure_venv
+  ensure_config
+  start_postgres
+  start_redis
+  ensure_databases
+  log "environment ready: source .dev/env to use 'netbox <command>'"
+}
+
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+cmd_up() {
+  cmd_setup
+  (source "$DEV/env" && netbox collectstatic --no-input -v 0)
+  if ! running "$DEV/run/netbox.pid"; then
+    log "starting NetBox on http://127.0.0.1:$NETBOX_PORT"
+    (source "$DEV/env" && setsid nohup netbox runserver --noreload "127.0.0.1:$NETBOX_PORT" \
+      >"$DEV/log/netbox.log" 2>&1 & echo $! > "$DEV/run/netbox.pid")
+  fi
+  if ! running "$DEV/run/worker.pid"; then
+    log "starting the RQ worker"
+    (source "$DEV/env" && setsid nohup netbox rqworker high default low \
+      >"$DEV/log/worker.log" 2>&1 & echo $! > "$DEV/run/worker.pid")
+  fi
+  for extra in "$ROOT"/scripts/up.d/*.sh; do [ -f "$extra" ] && source "$extra"; done
+  for _ in $(seq 120); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$NETBOX_PORT/login/" 2>/dev/null && return
+    running "$DEV/run/netbox.pid" || die "NetBox did not start: see .dev/log/netbox.log"
+    sleep 0.5
+  done
+  die "NetBox did not answer on port $NETBOX_PORT: see .dev/log/netbox.log"
+}
+
+stop_pidfile() {
+  local f=$1
+  if running "$f"; then
+    local pid; pid=$(cat "$f")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+cmd_down() {
+  for f in "$DEV"/run/*.pid; do
+    [ -f "$f" ] || continue
+    case "$(basename "$f")" in redis.pid) ;; *) stop_pidfile "$f" ;; esac
+  done
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; fi
+  if [ -f "$PGDATA/PG_VERSION" ] && pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+  fi
+  log "stopped"
+}
+
+cmd_demo() {
+  cmd_up
+  nb hedgehog_demo --api-token-file "$DEV/api-token"
+  cat <<MSG
+
+NetBox with netbox-hedgehog is serving at http://127.0.0.1:$NETBOX_PORT/plugins/hedgehog/fabrics/
+  login: admin / admin
+  API:   curl -H "Authorization: \$(cat .dev/api-token)" http://127.0.0.1:$NETBOX_PORT/api/plugins/hedgehog/fabrics/
+  shell: source .dev/env && netbox nbshell
+Stop everything with: make down
+MSG
+}
+
+cmd_lint() {
+  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog tests bench && ruff format --check netbox_hedgehog tests bench)
+}
+
+cmd_test() {
+  cmd_setup
+  log "lint"
+  cmd_lint
+  log "makemigrations --check"
+  (source "$DEV/env" && DEVELOPER=1 netbox makemigrations netbox_hedgehog --check --dry-run -v 1)
+  log "tests"
+  (source "$DEV/env" && cd "$ROOT" && pytest "$@")
+}
+
+cmd_bench() {
+  cmd_setup
+  (source "$DEV/env" && cd "$ROOT" && python -m bench "$@")
+}
+
+case "${1:-}" in
+  setup|up|down|demo|test|bench|lint) c=$1; shift; "cmd_$c" "$@" ;;
+  *) die "usage: $0 setup|up|down|demo|test|bench|lint" ;;
+esac
