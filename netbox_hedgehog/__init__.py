@@ -28,7 +28,6 @@ class HedgehogConfig(PluginConfig):
             plugin_settings.validate()
         except ValueError as exc:
             raise ImproperlyConfigured(f"netbox_hedgehog: {exc}") from exc
-        from . import signals  # noqa: F401
 
 
 config = HedgehogConfig

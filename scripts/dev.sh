@@ -99,7 +99,7 @@ pg() { runuser -u postgres -- "$@"; }
 psql_admin() { pg "$PGBIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 start_postgres() {
-  mkdir -p "$STATE"; chmod 755 "$STATE"
+  mkdir -p "$STATE"; chmod 755 "$STATE"; chown postgres: "$STATE"
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
     log "initialising a private PostgreSQL cluster in $PGDATA (port $PG_PORT)"
     mkdir -p "$PGDATA" "$PGSOCK"; chown postgres: "$PGDATA" "$PGSOCK"

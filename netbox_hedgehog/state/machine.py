@@ -81,59 +81,72 @@ class State:
 
 
 # --- consistency: the impossible combinations ---------------------------------------------------
-# Each rule: (code, message, predicate over a State that is True when the rule is broken).
-# The first three are about the three fields alone (and are also database CHECK constraints);
-# the rest say that the persisted fields agree with the state.
+# A rule names a combination that must never be stored: every listed attribute of the State has one
+# of the listed values. Rules are data so that the database CHECK constraints are built from the very
+# same lists (netbox_hedgehog.models.fabric). The first three concern the three fields alone; the
+# rest say that the persisted fields agree with the state.
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    message: str
+    forbidden: dict  # attribute of State -> tuple of values that, all together, break the rule
+
+    def broken_by(self, state: State) -> bool:
+        return all(getattr(state, attr) in values for attr, values in self.forbidden.items())
+
 
 STATE_RULES = (
-    (
+    Rule(
         "decommissioned_syncing",
         "A decommissioned fabric cannot be syncing or in sync.",
-        lambda s: s.status == DECOMMISSIONED and s.sync_status in (SYNCING, IN_SYNC),
+        {STATUS: (DECOMMISSIONED,), SYNC: (SYNCING, IN_SYNC)},
     ),
-    (
+    Rule(
         "failed_in_sync",
         "A fabric cannot be in sync while its connection has failed.",
-        lambda s: s.connection_status == FAILED and s.sync_status == IN_SYNC,
+        {CONNECTION: (FAILED,), SYNC: (IN_SYNC,)},
     ),
-    (
+    Rule(
         "untested_synced",
         "A fabric whose connection was never tested cannot have synced.",
-        lambda s: s.connection_status == UNKNOWN and s.sync_status != NEVER_SYNCED,
+        {CONNECTION: (UNKNOWN,), SYNC: (SYNCING, IN_SYNC, OUT_OF_SYNC, ERROR)},
     ),
 )
 FIELD_RULES = (
-    (
+    Rule(
         "failed_without_error",
         "A failed connection must record its connection_error.",
-        lambda s: s.connection_status == FAILED and not s.has_connection_error,
+        {CONNECTION: (FAILED,), "has_connection_error": (False,)},
     ),
-    (
+    Rule(
         "connected_without_validation",
         "A connected fabric must record when it was last validated.",
-        lambda s: s.connection_status == CONNECTED and not s.has_last_validated,
+        {CONNECTION: (CONNECTED,), "has_last_validated": (False,)},
     ),
-    (
+    Rule(
         "sync_error_without_message",
         "A sync in error must record its sync_error.",
-        lambda s: s.sync_status == ERROR and not s.has_sync_error,
+        {SYNC: (ERROR,), "has_sync_error": (False,)},
     ),
-    (
+    Rule(
         "in_sync_without_last_sync",
         "A fabric in sync must record when it last synced.",
-        lambda s: s.sync_status == IN_SYNC and not s.has_last_sync,
+        {SYNC: (IN_SYNC,), "has_last_sync": (False,)},
     ),
 )
+RULES = STATE_RULES + FIELD_RULES
 
 
 def problems(state: State) -> list[tuple[str, str]]:
     """Every broken rule as (code, message); empty when the state is consistent."""
-    return [(code, msg) for code, msg, broken in STATE_RULES + FIELD_RULES if broken(state)]
+    return [(rule.code, rule.message) for rule in RULES if rule.broken_by(state)]
 
 
 def triple_is_consistent(status: str, connection_status: str, sync_status: str) -> bool:
     s = State(status, connection_status, sync_status)
-    return not any(broken(s) for _, _, broken in STATE_RULES)
+    return not any(rule.broken_by(s) for rule in STATE_RULES)
 
 
 # --- guards: operations refused in some combinations, with the reason --------------------------
@@ -245,6 +258,8 @@ def plan(state: State, field: str, to: str, reason: str = "") -> list[Step]:
     Raises Refused when the table, a guard or a consistency rule forbids it; the caller must then
     change nothing.
     """
+    if field not in TRANSITIONS:
+        raise ValueError(f"Unknown state field {field!r}; expected one of {', '.join(FIELDS)}.")
     current = state.get(field)
     allowed = allowed_transitions(field, current)
     if to not in VALUES[field]:
@@ -268,9 +283,9 @@ def plan(state: State, field: str, to: str, reason: str = "") -> list[Step]:
     after = state
     for step in steps:
         after = apply_step(after, step)
-    broken = [(c, m) for c, m, b in STATE_RULES if b(after)]
-    if broken:
-        raise Refused(broken[0][0], broken[0][1], field, current, available_transitions(state, field))
+    for rule in STATE_RULES:
+        if rule.broken_by(after):
+            raise Refused(rule.code, rule.message, field, current, available_transitions(state, field))
     return steps
 
 

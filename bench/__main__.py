@@ -1,0 +1,38 @@
+"""make bench: measure the plugin beside a floor measured in the same run; write bench/results.json.
+
+The machine is shared and noisy: compare the ratios, not the absolute figures.
+"""
+
+import argparse
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import django
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--transitions", type=int, default=2000, help="transitions per measurement")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements; the best is kept")
+    parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
+    args = parser.parse_args(argv)
+
+    django.setup()
+    from . import transitions
+
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.system()}",
+        "benchmarks": {"transitions": transitions.run(args.transitions, args.repeat)},
+    }
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    json.dump(results, sys.stdout, indent=2)
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

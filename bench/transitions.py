@@ -1,0 +1,88 @@
+"""Transitions per second through the state service (with history rows), beside a raw-SQL floor.
+
+The floor does the least a transition can: one conditional UPDATE of the state field and one INSERT
+of the history row, in one transaction, with psycopg and no ORM. The service does the same work plus
+locking the row, checking the tables and rules and the persisted fields.
+"""
+
+import time
+
+import psycopg
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from netbox_hedgehog.state import transition
+
+CYCLE = ("testing", "connected")
+
+
+def _fresh_fabric(name):
+    HedgehogFabric.objects.filter(name=name).delete()
+    return HedgehogFabric.objects.create(name=name)
+
+
+def _service(n):
+    fabric = _fresh_fabric("bench-service")
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        for i in range(n):
+            transition(fabric, "connection_status", CYCLE[i % 2], trigger="health_check")
+    elapsed = time.perf_counter() - start
+    return elapsed, len(queries.captured_queries), fabric
+
+
+def _floor(n):
+    fabric = _fresh_fabric("bench-floor")
+    settings = connection.settings_dict
+    conninfo = psycopg.conninfo.make_conninfo(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    )
+    fabric_table = HedgehogFabric._meta.db_table
+    history_table = StateTransition._meta.db_table
+    update = (
+        f"UPDATE {fabric_table} SET connection_status = %s, connection_status_changed = now() "
+        f"WHERE id = %s AND connection_status = %s"
+    )
+    insert = (
+        f"INSERT INTO {history_table} (fabric_id, field, previous, new, trigger, reason, time) "
+        f"VALUES (%s, 'connection_status', %s, %s, 'health_check', '', now())"
+    )
+    current = "unknown"
+    with psycopg.connect(conninfo) as conn:
+        start = time.perf_counter()
+        for i in range(n):
+            new = CYCLE[i % 2]
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(update, (new, fabric.pk, current))
+                if cur.rowcount != 1:
+                    raise RuntimeError("the floor's conditional update matched no row")
+                cur.execute(insert, (fabric.pk, current, new))
+            current = new
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+def run(n, repeat):
+    best_service = best_floor = None
+    queries = 0
+    for _ in range(repeat):
+        floor = _floor(n)
+        service, queries, _ = _service(n)
+        best_floor = floor if best_floor is None else min(best_floor, floor)
+        best_service = service if best_service is None else min(best_service, service)
+    HedgehogFabric.objects.filter(name__startswith="bench-").delete()
+    return {
+        "transitions": n,
+        "service_per_second": round(n / best_service, 1),
+        "floor_per_second": round(n / best_floor, 1),
+        "ratio_to_floor": round(best_service / best_floor, 2),
+        "goal_ratio": 3.0,
+        "queries_per_transition": round(queries / n, 2),
+        "floor_queries_per_transition": 2,
+        "note": "best of %d runs; service = lock, check, UPDATE, INSERT history in one transaction" % repeat,
+    }

@@ -1,0 +1,85 @@
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from netbox.api.authentication import TokenPermissions
+from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.routers import APIRootView
+
+from .. import filtersets
+from ..models import HedgehogFabric, StateTransition
+from ..state import InvalidTransition, machine, transition
+from . import serializers
+
+
+class HedgehogRootView(APIRootView):
+    def get_view_name(self):
+        return "Hedgehog"
+
+
+class TokenChangePermission(TokenPermissions):
+    """A POST to an action that changes an object needs the change permission, not add."""
+
+    perms_map = {**TokenPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+def changeable_fabric(request, pk):
+    """The fabric, if the user may see it (else 404) and change it (else 403)."""
+    fabric = get_object_or_404(HedgehogFabric.objects.restrict(request.user, "view"), pk=pk)
+    if not HedgehogFabric.objects.restrict(request.user, "change").filter(pk=fabric.pk).exists():
+        raise PermissionDenied(_("You do not have permission to change this fabric."))
+    return fabric
+
+
+class HedgehogFabricViewSet(NetBoxModelViewSet):
+    queryset = HedgehogFabric.objects.prefetch_related("tags")
+    serializer_class = serializers.HedgehogFabricSerializer
+    filterset_class = filtersets.HedgehogFabricFilterSet
+
+    def get_permissions(self):
+        if self.action == "transition":
+            return [TokenChangePermission()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=serializers.TransitionRequestSerializer,
+        responses={200: serializers.HedgehogFabricSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk):
+        """Move the fabric's lifecycle status through the transition table, with an optional reason.
+
+        409 when the table or a consistency rule refuses (the body names the current state and the
+        allowed targets); 400 for an unknown status.
+        """
+        fabric = changeable_fabric(request, pk)
+        body = serializers.TransitionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            try:
+                transition(
+                    fabric,
+                    machine.STATUS,
+                    body.validated_data["status"],
+                    user=request.user,
+                    reason=body.validated_data["reason"],
+                )
+            except InvalidTransition as exc:
+                raise serializers.TransitionRefused(exc) from None
+            # Object permission constraints must still hold for the changed fabric (as for any
+            # NetBox write); otherwise the change is rolled back.
+            if not HedgehogFabric.objects.restrict(request.user, "change").filter(pk=fabric.pk).exists():
+                raise PermissionDenied(_("Your permissions do not allow the fabric to become {status}.").format(
+                    status=body.validated_data["status"]
+                ))
+        fabric = HedgehogFabric.objects.restrict(request.user, "view").prefetch_related("tags").get(pk=fabric.pk)
+        return Response(self.get_serializer(fabric).data)
+
+
+class StateTransitionViewSet(NetBoxReadOnlyModelViewSet):
+    queryset = StateTransition.objects.select_related("fabric", "user")
+    serializer_class = serializers.StateTransitionSerializer
+    filterset_class = filtersets.StateTransitionFilterSet

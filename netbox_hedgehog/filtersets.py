@@ -1,0 +1,103 @@
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
+from utilities.filtersets import register_filterset
+
+from .choices import (
+    ConnectionStatusChoices,
+    FabricStatusChoices,
+    RequiredActionChoices,
+    StateFieldChoices,
+    SyncStatusChoices,
+    TriggerChoices,
+)
+from .models import HedgehogFabric, StateTransition
+from .state import machine
+
+__all__ = ("HedgehogFabricFilterSet", "StateTransitionFilterSet")
+
+
+def required_action_q(actions):
+    """A Q selecting the fabrics whose combination of states asks for one of `actions`."""
+    q = Q(pk__in=[])
+    for action in actions:
+        for status, connection_status, sync_status in machine.triples_requiring(action):
+            q |= Q(status=status, connection_status=connection_status, sync_status=sync_status)
+    return q
+
+
+@register_filterset
+class HedgehogFabricFilterSet(NetBoxModelFilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=FabricStatusChoices, distinct=False)
+    connection_status = django_filters.MultipleChoiceFilter(choices=ConnectionStatusChoices, distinct=False)
+    sync_status = django_filters.MultipleChoiceFilter(choices=SyncStatusChoices, distinct=False)
+    required_action = django_filters.MultipleChoiceFilter(
+        choices=RequiredActionChoices,
+        method="filter_required_action",
+        label=_("Required action"),
+    )
+
+    class Meta:
+        model = HedgehogFabric
+        fields = (
+            "id",
+            "name",
+            "description",
+            "status_changed",
+            "connection_status_changed",
+            "sync_status_changed",
+            "last_validated",
+            "last_sync",
+        )
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+    def filter_required_action(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(required_action_q(value))
+
+
+@register_filterset
+class StateTransitionFilterSet(BaseFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    fabric_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=HedgehogFabric.objects.all(), distinct=False, label=_("Fabric (ID)")
+    )
+    fabric = django_filters.ModelMultipleChoiceFilter(
+        field_name="fabric__name",
+        queryset=HedgehogFabric.objects.all(),
+        to_field_name="name",
+        distinct=False,
+        label=_("Fabric (name)"),
+    )
+    field = django_filters.MultipleChoiceFilter(choices=StateFieldChoices, distinct=False)
+    trigger = django_filters.MultipleChoiceFilter(choices=TriggerChoices, distinct=False)
+    user_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=get_user_model().objects.all(), distinct=False, label=_("User (ID)")
+    )
+    user = django_filters.ModelMultipleChoiceFilter(
+        field_name="user__username",
+        queryset=get_user_model().objects.all(),
+        to_field_name="username",
+        distinct=False,
+        label=_("User (name)"),
+    )
+    # time_after / time_before (ISO 8601), the time range of the transitions
+    time = django_filters.DateTimeFromToRangeFilter()
+
+    class Meta:
+        model = StateTransition
+        fields = ("id", "previous", "new", "job_id")
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(
+            Q(fabric__name__icontains=value) | Q(reason__icontains=value) | Q(new__iexact=value)
+        )

@@ -1,0 +1,30 @@
+import strawberry_django
+from netbox.graphql.filters import BaseModelFilter, NetBoxModelFilter, register_filter
+from strawberry.scalars import ID
+from strawberry_django import DatetimeFilterLookup, StrFilterLookup
+
+from .. import models
+
+__all__ = ("HedgehogFabricFilter", "StateTransitionFilter")
+
+
+@register_filter(models.HedgehogFabric, lookups=True)
+class HedgehogFabricFilter(NetBoxModelFilter):
+    name: StrFilterLookup | None = strawberry_django.filter_field()
+    description: StrFilterLookup | None = strawberry_django.filter_field()
+    status: StrFilterLookup | None = strawberry_django.filter_field()
+    connection_status: StrFilterLookup | None = strawberry_django.filter_field()
+    sync_status: StrFilterLookup | None = strawberry_django.filter_field()
+    last_validated: DatetimeFilterLookup | None = strawberry_django.filter_field()
+    last_sync: DatetimeFilterLookup | None = strawberry_django.filter_field()
+
+
+@register_filter(models.StateTransition, lookups=True)
+class StateTransitionFilter(BaseModelFilter):
+    fabric_id: ID | None = strawberry_django.filter_field()
+    field: StrFilterLookup | None = strawberry_django.filter_field()
+    previous: StrFilterLookup | None = strawberry_django.filter_field()
+    new: StrFilterLookup | None = strawberry_django.filter_field()
+    trigger: StrFilterLookup | None = strawberry_django.filter_field()
+    user_id: ID | None = strawberry_django.filter_field()
+    time: DatetimeFilterLookup | None = strawberry_django.filter_field()

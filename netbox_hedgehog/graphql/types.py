@@ -1,0 +1,48 @@
+from typing import Annotated
+
+import strawberry
+import strawberry_django
+from netbox.graphql.types import BaseObjectType, NetBoxObjectType, register_type
+
+from .. import models
+from .filters import HedgehogFabricFilter, StateTransitionFilter
+
+__all__ = ("HedgehogFabricType", "StateTransitionType")
+
+FABRIC_FIELDS = [
+    "id",
+    "name",
+    "description",
+    "comments",
+    "status",
+    "status_changed",
+    "connection_status",
+    "connection_status_changed",
+    "last_validated",
+    "connection_error",
+    "sync_status",
+    "sync_status_changed",
+    "last_sync",
+    "sync_error",
+    "created",
+    "last_updated",
+]
+
+
+@register_type(models.HedgehogFabric, fields=FABRIC_FIELDS, filters=HedgehogFabricFilter, pagination=True)
+class HedgehogFabricType(NetBoxObjectType):
+    state_transitions: list[Annotated["StateTransitionType", strawberry.lazy("netbox_hedgehog.graphql.types")]]
+
+    @strawberry_django.field
+    def required_action(self) -> str:
+        return self.required_action
+
+
+@register_type(
+    models.StateTransition,
+    fields=["id", "field", "previous", "new", "trigger", "reason", "user", "job", "time"],
+    filters=StateTransitionFilter,
+    pagination=True,
+)
+class StateTransitionType(BaseObjectType):
+    fabric: Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]

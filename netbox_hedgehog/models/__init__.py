@@ -1,0 +1,4 @@
+from .fabric import HedgehogFabric
+from .history import StateTransition
+
+__all__ = ("HedgehogFabric", "StateTransition")

@@ -1,0 +1,38 @@
+from django.utils.translation import gettext_lazy as _
+from netbox.plugins import PluginMenu, PluginMenuButton, PluginMenuItem
+
+menu = PluginMenu(
+    label=_("Hedgehog"),
+    icon_class="mdi mdi-hexagon-multiple-outline",
+    groups=(
+        (
+            _("Fabrics"),
+            (
+                PluginMenuItem(
+                    link="plugins:netbox_hedgehog:hedgehogfabric_list",
+                    link_text=_("Fabrics"),
+                    permissions=["netbox_hedgehog.view_hedgehogfabric"],
+                    buttons=(
+                        PluginMenuButton(
+                            link="plugins:netbox_hedgehog:hedgehogfabric_add",
+                            title=_("Add"),
+                            icon_class="mdi mdi-plus-thick",
+                            permissions=["netbox_hedgehog.add_hedgehogfabric"],
+                        ),
+                        PluginMenuButton(
+                            link="plugins:netbox_hedgehog:hedgehogfabric_bulk_import",
+                            title=_("Import"),
+                            icon_class="mdi mdi-upload",
+                            permissions=["netbox_hedgehog.add_hedgehogfabric"],
+                        ),
+                    ),
+                ),
+                PluginMenuItem(
+                    link="plugins:netbox_hedgehog:statetransition_list",
+                    link_text=_("State transitions"),
+                    permissions=["netbox_hedgehog.view_statetransition"],
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,74 @@
+import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
+from netbox.tables import NetBoxTable, columns
+
+from .models import HedgehogFabric, StateTransition
+
+__all__ = ("HedgehogFabricTable", "StateTransitionTable")
+
+
+class HedgehogFabricTable(NetBoxTable):
+    name = tables.Column(verbose_name=_("Name"), linkify=True)
+    status = columns.ChoiceFieldColumn(verbose_name=_("Status"))
+    connection_status = columns.ChoiceFieldColumn(verbose_name=_("Connection"))
+    sync_status = columns.ChoiceFieldColumn(verbose_name=_("Sync"))
+    required_action = columns.ChoiceFieldColumn(
+        verbose_name=_("Required action"), accessor="get_required_action_display", orderable=False
+    )
+    status_changed = columns.DateTimeColumn(verbose_name=_("Status changed"), timespec="minutes")
+    last_validated = columns.DateTimeColumn(verbose_name=_("Last validated"), timespec="minutes")
+    last_sync = columns.DateTimeColumn(verbose_name=_("Last sync"), timespec="minutes")
+    connection_error = tables.Column(verbose_name=_("Connection error"))
+    sync_error = tables.Column(verbose_name=_("Sync error"))
+    comments = columns.MarkdownColumn(verbose_name=_("Comments"))
+    tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:hedgehogfabric_list")
+
+    class Meta(NetBoxTable.Meta):
+        model = HedgehogFabric
+        fields = (
+            "pk",
+            "id",
+            "name",
+            "description",
+            "status",
+            "connection_status",
+            "sync_status",
+            "required_action",
+            "status_changed",
+            "last_validated",
+            "connection_error",
+            "last_sync",
+            "sync_error",
+            "comments",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
+        )
+        default_columns = (
+            "pk",
+            "name",
+            "status",
+            "connection_status",
+            "sync_status",
+            "required_action",
+            "description",
+        )
+
+
+class StateTransitionTable(NetBoxTable):
+    time = columns.DateTimeColumn(verbose_name=_("Time"), timespec="seconds", linkify=True)
+    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True)
+    field = columns.ChoiceFieldColumn(verbose_name=_("Field"))
+    previous = columns.ChoiceFieldColumn(verbose_name=_("From"), accessor="get_previous_display")
+    new = columns.ChoiceFieldColumn(verbose_name=_("To"), accessor="get_new_display")
+    trigger = columns.ChoiceFieldColumn(verbose_name=_("Trigger"))
+    reason = tables.Column(verbose_name=_("Reason"))
+    user = tables.Column(verbose_name=_("User"), default=_("system"))
+    job = tables.Column(verbose_name=_("Job"), linkify=True)
+    actions = columns.ActionsColumn(actions=())
+
+    class Meta(NetBoxTable.Meta):
+        model = StateTransition
+        fields = ("pk", "id", "time", "fabric", "field", "previous", "new", "trigger", "reason", "user", "job")
+        default_columns = ("time", "fabric", "field", "previous", "new", "trigger", "reason", "user")

@@ -1,0 +1,50 @@
+from django.utils.translation import gettext_lazy as _
+from netbox.ui import attrs, panels
+
+from ..choices import FabricStatusChoices
+
+
+class FabricPanel(panels.ObjectAttributesPanel):
+    title = _("Fabric")
+    name = attrs.TextAttr("name")
+    description = attrs.TextAttr("description")
+
+
+class FabricStatePanel(panels.ObjectPanel):
+    """The three states with when they changed and why, the required action and the consistency."""
+
+    template_name = "netbox_hedgehog/panels/fabric_state.html"
+    title = _("State")
+
+
+class LifecyclePanel(panels.ObjectPanel):
+    """Buttons for the lifecycle transitions the table allows from the current status."""
+
+    template_name = "netbox_hedgehog/panels/lifecycle.html"
+    title = _("Lifecycle")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        request = ctx["request"]
+        can_change = request.user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        labels = dict(FabricStatusChoices)
+        ctx["can_change"] = can_change
+        ctx["targets"] = [
+            (value, labels[value], FabricStatusChoices.colors.get(value))
+            for value in (fabric.available_transitions() if can_change else ())
+        ]
+        return ctx
+
+
+class StateTransitionPanel(panels.ObjectAttributesPanel):
+    title = _("State transition")
+    fabric = attrs.RelatedObjectAttr("fabric", linkify=True)
+    field = attrs.ChoiceAttr("field")
+    previous = attrs.ChoiceAttr("previous", label=_("From"))
+    new = attrs.ChoiceAttr("new", label=_("To"))
+    trigger = attrs.ChoiceAttr("trigger")
+    reason = attrs.TextAttr("reason")
+    user = attrs.TextAttr("user")
+    job = attrs.RelatedObjectAttr("job", linkify=True)
+    time = attrs.DateTimeAttr("time")

@@ -1,0 +1,139 @@
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from netbox.ui import layout
+from extras.ui.panels import CustomFieldsPanel, TagsPanel
+from netbox.ui.panels import CommentsPanel, ObjectsTablePanel
+from netbox.views import generic
+from netbox.views.generic.base import BaseObjectView
+from utilities.views import GetReturnURLMixin, register_model_view
+
+from . import filtersets, forms, tables
+from .models import HedgehogFabric, StateTransition
+from .state import InvalidTransition, machine, transition
+from .ui import panels
+
+#
+# Fabrics
+#
+
+
+@register_model_view(HedgehogFabric, "list", path="", detail=False)
+class HedgehogFabricListView(generic.ObjectListView):
+    queryset = HedgehogFabric.objects.prefetch_related("tags")
+    filterset = filtersets.HedgehogFabricFilterSet
+    filterset_form = forms.HedgehogFabricFilterForm
+    table = tables.HedgehogFabricTable
+
+
+@register_model_view(HedgehogFabric)
+class HedgehogFabricView(generic.ObjectView):
+    queryset = HedgehogFabric.objects.all()
+    layout = layout.SimpleLayout(
+        left_panels=[panels.FabricPanel(), panels.FabricStatePanel(), TagsPanel(), CommentsPanel()],
+        right_panels=[panels.LifecyclePanel(), CustomFieldsPanel()],
+        bottom_panels=[
+            ObjectsTablePanel(
+                model="netbox_hedgehog.StateTransition",
+                title=_("State history"),
+                filters={"fabric_id": lambda ctx: ctx["object"].pk},
+                exclude_columns=["fabric"],
+            ),
+        ],
+    )
+
+
+@register_model_view(HedgehogFabric, "add", detail=False)
+@register_model_view(HedgehogFabric, "edit")
+class HedgehogFabricEditView(generic.ObjectEditView):
+    queryset = HedgehogFabric.objects.all()
+    form = forms.HedgehogFabricForm
+
+
+@register_model_view(HedgehogFabric, "delete")
+class HedgehogFabricDeleteView(generic.ObjectDeleteView):
+    queryset = HedgehogFabric.objects.all()
+
+
+@register_model_view(HedgehogFabric, "bulk_import", path="import", detail=False)
+class HedgehogFabricBulkImportView(generic.BulkImportView):
+    queryset = HedgehogFabric.objects.all()
+    model_form = forms.HedgehogFabricImportForm
+
+
+@register_model_view(HedgehogFabric, "bulk_edit", path="edit", detail=False)
+class HedgehogFabricBulkEditView(generic.BulkEditView):
+    queryset = HedgehogFabric.objects.all()
+    filterset = filtersets.HedgehogFabricFilterSet
+    table = tables.HedgehogFabricTable
+    form = forms.HedgehogFabricBulkEditForm
+
+
+@register_model_view(HedgehogFabric, "bulk_delete", path="delete", detail=False)
+class HedgehogFabricBulkDeleteView(generic.BulkDeleteView):
+    queryset = HedgehogFabric.objects.all()
+    filterset = filtersets.HedgehogFabricFilterSet
+    table = tables.HedgehogFabricTable
+
+
+@register_model_view(HedgehogFabric, "transition")
+class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
+    """POST: move the lifecycle status (the buttons on the fabric page). Needs the change permission."""
+
+    queryset = HedgehogFabric.objects.all()
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.change_hedgehogfabric"
+
+    def get(self, request, pk):
+        return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
+
+    def post(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        form = forms.LifecycleTransitionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Invalid request: {errors}").format(errors=form.errors.as_text()))
+            return redirect(fabric.get_absolute_url())
+        target = form.cleaned_data["status"]
+        try:
+            with transaction.atomic():
+                transition(
+                    fabric, machine.STATUS, target, user=request.user, reason=form.cleaned_data["reason"]
+                )
+                # The changed fabric must still satisfy the user's object permission constraints.
+                if not self.queryset.filter(pk=fabric.pk).exists():
+                    raise PermissionError
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        except InvalidTransition as exc:
+            allowed = ", ".join(exc.allowed) or _("none")
+            messages.error(request, _("{message} Allowed now: {allowed}.").format(message=exc.message, allowed=allowed))
+        except PermissionError:
+            messages.error(request, _("Your permissions do not allow this fabric to become {status}.").format(status=target))
+        else:
+            messages.success(
+                request,
+                _("{fabric} is now {status}.").format(fabric=fabric, status=fabric.get_status_display()),
+            )
+        return redirect(self.get_return_url(request, fabric))
+
+
+#
+# State transitions (read-only)
+#
+
+
+@register_model_view(StateTransition, "list", path="", detail=False)
+class StateTransitionListView(generic.ObjectListView):
+    queryset = StateTransition.objects.select_related("fabric", "user", "job")
+    filterset = filtersets.StateTransitionFilterSet
+    filterset_form = forms.StateTransitionFilterForm
+    table = tables.StateTransitionTable
+    actions = {"export": {"view"}}
+
+
+@register_model_view(StateTransition)
+class StateTransitionView(generic.ObjectView):
+    queryset = StateTransition.objects.select_related("fabric", "user", "job")
+    layout = layout.SimpleLayout(left_panels=[panels.StateTransitionPanel()])

@@ -1,0 +1,65 @@
+"""Several processes race on one fabric through the service against PostgreSQL.
+
+No update may be lost and every history row must start from the state the row before it left.
+"""
+
+import multiprocessing
+import random
+
+import pytest
+from django.db import connections
+
+from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from netbox_hedgehog.state import InvalidTransition, machine as m, transition, validate
+
+WORKERS = 4
+OPERATIONS = 120
+
+
+def _worker(fabric_pk, seed, results):
+    # a forked child must not share the parent's database socket
+    connections.close_all()
+    rng = random.Random(seed)
+    fabric = HedgehogFabric.objects.get(pk=fabric_pk)
+    accepted = 0
+    for _ in range(OPERATIONS):
+        field = rng.choice(m.FIELDS)
+        to = rng.choice(m.VALUES[field])
+        try:
+            transition(fabric, field, to, reason=f"worker {seed}", trigger="manual")
+        except InvalidTransition:
+            continue
+        accepted += 1
+    connections.close_all()
+    results.put(accepted)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_processes_lose_no_update_and_keep_the_history_chained():
+    fabric = HedgehogFabric.objects.create(name="raced")
+    # start where every field can move, so the race is on all three
+    for field, to in [("connection_status", "testing"), ("connection_status", "connected"), ("status", "active")]:
+        transition(fabric, field, to)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(fabric.pk, seed, results)) for seed in range(WORKERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    accepted = sum(results.get(timeout=5) for _ in procs)
+    assert accepted > WORKERS  # the race really happened
+
+    fabric.refresh_from_db()
+    assert validate(fabric) == []
+    rows = list(StateTransition.objects.filter(fabric=fabric).order_by("pk"))
+    requested = [r for r in rows if r.trigger == "manual" and r.reason.startswith("worker")]
+    assert len(requested) == accepted  # one row per accepted request, none lost
+    for field in m.FIELDS:
+        chain = [r for r in rows if r.field == field]
+        assert chain[0].previous == ""
+        for before, after in zip(chain, chain[1:], strict=False):
+            assert after.previous == before.new, (field, before.pk, after.pk)
+        assert chain[-1].new == getattr(fabric, field)

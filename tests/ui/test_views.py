@@ -1,0 +1,130 @@
+"""Web UI: the generic views via NetBox's own test mixins, then the lifecycle buttons."""
+
+from django.test import override_settings
+from django.urls import reverse
+from core.models import ObjectType
+from users.models import ObjectPermission
+from utilities.testing import TestCase, ViewTestCases
+
+from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from netbox_hedgehog.state import transition
+
+
+class PluginURLMixin:
+    def _get_base_url(self):
+        return f"plugins:netbox_hedgehog:{self.model._meta.model_name}_{{}}"
+
+
+class HedgehogFabricViewTest(PluginURLMixin, ViewTestCases.PrimaryObjectViewTestCase):
+    model = HedgehogFabric
+    form_data = {"name": "fabric-x", "description": "new", "comments": "", "tags": []}
+    csv_data = (
+        "name,description,status",
+        "fabric-4,four,",
+        "fabric-5,five,active",
+        "fabric-6,six,planned",
+    )
+    csv_update_data = (
+        "id,description",
+        "{},changed",
+        "{},changed",
+    )
+    bulk_edit_data = {"description": "bulk"}
+
+    @classmethod
+    def setUpTestData(cls):
+        for i in (1, 2, 3):
+            HedgehogFabric.objects.create(name=f"fabric-{i}")
+
+    def test_import_with_an_active_status_goes_through_the_service(self):
+        # covered by the csv_data import above; here the history proves the path
+        self.add_permissions("netbox_hedgehog.add_hedgehogfabric")
+        response = self.client.post(
+            self._get_url("bulk_import"), {"data": "name,status\nimported,active", "format": "csv", "csv_delimiter": ","}
+        )
+        self.assertHttpStatus(response, 302)
+        fabric = HedgehogFabric.objects.get(name="imported")
+        self.assertEqual(fabric.status, "active")
+        self.assertTrue(StateTransition.objects.filter(fabric=fabric, previous="planned", new="active").exists())
+
+
+class StateTransitionViewTest(
+    PluginURLMixin,
+    ViewTestCases.GetObjectViewTestCase,
+    ViewTestCases.ListObjectsViewTestCase,
+):
+    model = StateTransition
+
+    @classmethod
+    def setUpTestData(cls):
+        fabric = HedgehogFabric.objects.create(name="dc1")
+        transition(fabric, "status", "active")
+
+
+class LifecycleButtonsTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.fabric = HedgehogFabric.objects.create(name="dc1")
+        self.url = reverse("plugins:netbox_hedgehog:hedgehogfabric_transition", kwargs={"pk": self.fabric.pk})
+
+    def test_the_page_offers_only_the_allowed_transitions(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        transition(self.fabric, "status", "active")
+        response = self.client.get(self.fabric.get_absolute_url())
+        self.assertHttpStatus(response, 200)
+        content = response.content.decode()
+        self.assertIn('name="status" value="maintenance"', content)
+        self.assertIn('name="status" value="decommissioned"', content)
+        self.assertNotIn('name="status" value="planned"', content)
+        self.assertNotIn('name="status" value="active"', content)
+
+    def test_without_change_permission_no_button_is_offered(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric")
+        content = self.client.get(self.fabric.get_absolute_url()).content.decode()
+        self.assertNotIn('name="status" value="active"', content)
+
+    def test_a_button_moves_the_lifecycle_with_the_reason(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        response = self.client.post(self.url, {"status": "active", "reason": "go live"})
+        self.assertHttpStatus(response, 302)
+        row = StateTransition.objects.filter(fabric=self.fabric).latest("pk")
+        self.assertEqual((row.new, row.reason, row.user), ("active", "go live", self.user))
+
+    def test_a_refused_transition_changes_nothing_and_says_why(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        response = self.client.post(self.url, {"status": "maintenance"}, follow=True)
+        self.assertContains(response, "Allowed now: active")
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
+
+    def test_an_unknown_status_changes_nothing(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.client.post(self.url, {"status": "retired"})
+        self.assertEqual(StateTransition.objects.filter(fabric=self.fabric).count(), 3)
+
+    def test_without_change_permission_the_post_is_refused(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric")
+        response = self.client.post(self.url, {"status": "active"})
+        self.assertHttpStatus(response, 403)
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
+
+    def test_object_permission_constraints_are_honoured(self):
+        perm = ObjectPermission(name="other only", actions=["view", "change"], constraints={"name": "other"})
+        perm.save()
+        perm.users.add(self.user)
+        perm.object_types.add(ObjectType.objects.get_for_model(HedgehogFabric))
+        response = self.client.post(self.url, {"status": "active"})
+        self.assertHttpStatus(response, 404)
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
+
+    @override_settings(LOGIN_REQUIRED=True)
+    def test_anonymous_post_is_refused(self):
+        self.client.logout()
+        response = self.client.post(self.url, {"status": "active"})
+        self.assertIn(response.status_code, (302, 403))
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
+
+    def test_the_detail_page_shows_states_required_action_and_history(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.view_statetransition")
+        content = self.client.get(self.fabric.get_absolute_url()).content.decode()
+        for text in ("Planned", "Unknown", "Never synced", "Test connection when ready", "Consistent", "State history"):
+            self.assertIn(text, content)
