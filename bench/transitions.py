@@ -84,5 +84,5 @@ def run(n, repeat):
         "goal_ratio": 3.0,
         "queries_per_transition": round(queries / n, 2),
         "floor_queries_per_transition": 2,
-        "note": "best of %d runs; service = lock, check, UPDATE, INSERT history in one transaction" % repeat,
+        "note": f"best of {repeat} runs; service = lock, check, UPDATE, INSERT history in one transaction",
     }

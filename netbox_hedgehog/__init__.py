@@ -13,6 +13,7 @@ class HedgehogConfig(PluginConfig):
     version = __version__
     author = "netbox-hedgehog developers"
     base_url = "hedgehog"
+    graphql_schema = "graphql.schema.schema"
     min_version = "4.7.0"
     max_version = "4.7.99"
     default_settings = {

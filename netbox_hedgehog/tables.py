@@ -70,5 +70,17 @@ class StateTransitionTable(NetBoxTable):
 
     class Meta(NetBoxTable.Meta):
         model = StateTransition
-        fields = ("pk", "id", "time", "fabric", "field", "previous", "new", "trigger", "reason", "user", "job")
+        fields = (
+            "pk",
+            "id",
+            "time",
+            "fabric",
+            "field",
+            "previous",
+            "new",
+            "trigger",
+            "reason",
+            "user",
+            "job",
+        )
         default_columns = ("time", "fabric", "field", "previous", "new", "trigger", "reason", "user")

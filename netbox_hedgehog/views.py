@@ -2,8 +2,9 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
-from netbox.ui import layout
 from extras.ui.panels import CustomFieldsPanel, TagsPanel
+from netbox.object_actions import BulkExport
+from netbox.ui import layout
 from netbox.ui.panels import CommentsPanel, ObjectsTablePanel
 from netbox.views import generic
 from netbox.views.generic.base import BaseObjectView
@@ -30,6 +31,7 @@ class HedgehogFabricListView(generic.ObjectListView):
 @register_model_view(HedgehogFabric)
 class HedgehogFabricView(generic.ObjectView):
     queryset = HedgehogFabric.objects.all()
+    template_name = "generic/object.html"
     layout = layout.SimpleLayout(
         left_panels=[panels.FabricPanel(), panels.FabricStatePanel(), TagsPanel(), CommentsPanel()],
         right_panels=[panels.LifecyclePanel(), CustomFieldsPanel()],
@@ -108,9 +110,14 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
             messages.error(request, str(exc))
         except InvalidTransition as exc:
             allowed = ", ".join(exc.allowed) or _("none")
-            messages.error(request, _("{message} Allowed now: {allowed}.").format(message=exc.message, allowed=allowed))
+            messages.error(
+                request, _("{message} Allowed now: {allowed}.").format(message=exc.message, allowed=allowed)
+            )
         except PermissionError:
-            messages.error(request, _("Your permissions do not allow this fabric to become {status}.").format(status=target))
+            messages.error(
+                request,
+                _("Your permissions do not allow this fabric to become {status}.").format(status=target),
+            )
         else:
             messages.success(
                 request,
@@ -130,10 +137,12 @@ class StateTransitionListView(generic.ObjectListView):
     filterset = filtersets.StateTransitionFilterSet
     filterset_form = forms.StateTransitionFilterForm
     table = tables.StateTransitionTable
-    actions = {"export": {"view"}}
+    actions = (BulkExport,)
 
 
 @register_model_view(StateTransition)
 class StateTransitionView(generic.ObjectView):
     queryset = StateTransition.objects.select_related("fabric", "user", "job")
+    template_name = "generic/object.html"
+    actions = ()
     layout = layout.SimpleLayout(left_panels=[panels.StateTransitionPanel()])

@@ -42,6 +42,7 @@ class TransitionRefused(APIException):
             "allowed": list(exc.allowed),
         }
 
+
 # What sets each state-owned field; a client that tries to write one is told.
 SET_BY = {
     "connection_status": _(
@@ -124,9 +125,9 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             if requested not in reachable:
                 raise serializers.ValidationError(
                     {
-                        "status": _("A new fabric starts {initial}; it can be created as: {reachable}.").format(
-                            initial=machine.INITIAL[machine.STATUS], reachable=", ".join(reachable)
-                        )
+                        "status": _(
+                            "A new fabric starts {initial}; it can be created as: {reachable}."
+                        ).format(initial=machine.INITIAL[machine.STATUS], reachable=", ".join(reachable))
                     }
                 )
         return super().validate(data)
@@ -157,7 +158,9 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
 
 
 class StateTransitionSerializer(BaseModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="plugins-api:netbox_hedgehog-api:statetransition-detail")
+    url = serializers.HyperlinkedIdentityField(
+        view_name="plugins-api:netbox_hedgehog-api:statetransition-detail"
+    )
     fabric = HedgehogFabricSerializer(nested=True, read_only=True)
     field = ChoiceField(choices=StateFieldChoices, read_only=True)
     trigger = ChoiceField(choices=TriggerChoices, read_only=True)

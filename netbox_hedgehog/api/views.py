@@ -72,10 +72,14 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
             # Object permission constraints must still hold for the changed fabric (as for any
             # NetBox write); otherwise the change is rolled back.
             if not HedgehogFabric.objects.restrict(request.user, "change").filter(pk=fabric.pk).exists():
-                raise PermissionDenied(_("Your permissions do not allow the fabric to become {status}.").format(
-                    status=body.validated_data["status"]
-                ))
-        fabric = HedgehogFabric.objects.restrict(request.user, "view").prefetch_related("tags").get(pk=fabric.pk)
+                raise PermissionDenied(
+                    _("Your permissions do not allow the fabric to become {status}.").format(
+                        status=body.validated_data["status"]
+                    )
+                )
+        fabric = (
+            HedgehogFabric.objects.restrict(request.user, "view").prefetch_related("tags").get(pk=fabric.pk)
+        )
         return Response(self.get_serializer(fabric).data)
 
 

@@ -19,7 +19,9 @@ class HedgehogFabricImportForm(NetBoxModelImportForm):
         label=_("Status"),
         choices=[c for c in FabricStatusChoices if c[0] in CREATABLE],
         required=False,
-        help_text=_("Lifecycle status of a new fabric: planned (default) or active, via the transition table"),
+        help_text=_(
+            "Lifecycle status of a new fabric: planned (default) or active, via the transition table"
+        ),
     )
 
     class Meta:
@@ -29,7 +31,9 @@ class HedgehogFabricImportForm(NetBoxModelImportForm):
     def clean(self):
         super().clean()
         if self.instance.pk and self.cleaned_data.get("status"):
-            self.add_error("status", _("Change the status of an existing fabric with a lifecycle transition."))
+            self.add_error(
+                "status", _("Change the status of an existing fabric with a lifecycle transition.")
+            )
         return self.cleaned_data
 
     def save(self, *args, **kwargs):

@@ -39,7 +39,6 @@ class HedgehogFabricFilterForm(NetBoxModelFilterSetForm):
 
 
 class StateTransitionFilterForm(SavedFiltersMixin, FilterForm):
-
     model = StateTransition
     fieldsets = (
         FieldSet("q", "filter_id"),

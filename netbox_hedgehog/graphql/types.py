@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
@@ -6,6 +6,9 @@ from netbox.graphql.types import BaseObjectType, NetBoxObjectType, register_type
 
 from .. import models
 from .filters import HedgehogFabricFilter, StateTransitionFilter
+
+if TYPE_CHECKING:
+    from users.graphql.types import UserType
 
 __all__ = ("HedgehogFabricType", "StateTransitionType")
 
@@ -31,7 +34,9 @@ FABRIC_FIELDS = [
 
 @register_type(models.HedgehogFabric, fields=FABRIC_FIELDS, filters=HedgehogFabricFilter, pagination=True)
 class HedgehogFabricType(NetBoxObjectType):
-    state_transitions: list[Annotated["StateTransitionType", strawberry.lazy("netbox_hedgehog.graphql.types")]]
+    state_transitions: list[
+        Annotated["StateTransitionType", strawberry.lazy("netbox_hedgehog.graphql.types")]
+    ]
 
     @strawberry_django.field
     def required_action(self) -> str:
@@ -40,9 +45,14 @@ class HedgehogFabricType(NetBoxObjectType):
 
 @register_type(
     models.StateTransition,
-    fields=["id", "field", "previous", "new", "trigger", "reason", "user", "job", "time"],
+    fields=["id", "field", "previous", "new", "trigger", "reason", "time"],
     filters=StateTransitionFilter,
     pagination=True,
 )
 class StateTransitionType(BaseObjectType):
     fabric: Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]
+    user: Annotated["UserType", strawberry.lazy("users.graphql.types")] | None
+
+    @strawberry.field
+    def job_id(self) -> int | None:
+        return self.job_id

@@ -1,9 +1,9 @@
 """REST API: the generic surface via NetBox's own test mixins, then the state rules."""
 
+from core.models import ObjectType
 from django.urls import reverse
 from rest_framework import status
 from users.models import ObjectPermission, Token
-from core.models import ObjectType
 from utilities.testing import APITestCase, APIViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
@@ -44,7 +44,9 @@ class FabricStateAPITest(APITestCase):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
 
     def post_transition(self, body, **kwargs):
-        return self.client.post(fabric_url(self.fabric, "transition"), body, format="json", **self.header, **kwargs)
+        return self.client.post(
+            fabric_url(self.fabric, "transition"), body, format="json", **self.header, **kwargs
+        )
 
     def test_transition_moves_the_lifecycle_and_answers_with_the_fabric(self):
         response = self.post_transition({"status": "active", "reason": "deployed"})
@@ -52,7 +54,9 @@ class FabricStateAPITest(APITestCase):
         self.assertEqual(response.data["status"]["value"], "active")
         self.assertEqual(response.data["available_transitions"], ["maintenance", "decommissioned"])
         row = StateTransition.objects.filter(fabric=self.fabric).latest("pk")
-        self.assertEqual((row.previous, row.new, row.reason, row.user), ("planned", "active", "deployed", self.user))
+        self.assertEqual(
+            (row.previous, row.new, row.reason, row.user), ("planned", "active", "deployed", self.user)
+        )
 
     def test_a_refused_transition_is_409_with_the_current_state_and_allowed_targets(self):
         response = self.post_transition({"status": "maintenance"})
@@ -74,20 +78,30 @@ class FabricStateAPITest(APITestCase):
 
     def test_malformed_json_is_400_and_changes_nothing(self):
         response = self.client.post(
-            fabric_url(self.fabric, "transition"), data="{not json", content_type="application/json", **self.header
+            fabric_url(self.fabric, "transition"),
+            data="{not json",
+            content_type="application/json",
+            **self.header,
         )
         self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
         self.assertEqual(StateTransition.objects.filter(fabric=self.fabric).count(), 3)
 
     def test_patch_status_goes_through_the_service(self):
-        response = self.client.patch(fabric_url(self.fabric), {"status": "active"}, format="json", **self.header)
+        response = self.client.patch(
+            fabric_url(self.fabric), {"status": "active"}, format="json", **self.header
+        )
         self.assertHttpStatus(response, status.HTTP_200_OK)
         row = StateTransition.objects.filter(fabric=self.fabric).latest("pk")
-        self.assertEqual((row.field, row.previous, row.new, row.trigger), ("status", "planned", "active", "manual"))
+        self.assertEqual(
+            (row.field, row.previous, row.new, row.trigger), ("status", "planned", "active", "manual")
+        )
 
     def test_patch_with_a_refused_status_is_409_and_changes_nothing_else(self):
         response = self.client.patch(
-            fabric_url(self.fabric), {"status": "decommissioned", "description": "x"}, format="json", **self.header
+            fabric_url(self.fabric),
+            {"status": "decommissioned", "description": "x"},
+            format="json",
+            **self.header,
         )
         self.assertHttpStatus(response, status.HTTP_409_CONFLICT)
         self.assertEqual(response.data["allowed"], ["active"])
@@ -96,17 +110,23 @@ class FabricStateAPITest(APITestCase):
 
     def test_writing_connection_or_sync_status_is_400_naming_the_action(self):
         for field, action in (("connection_status", "test-connection"), ("sync_status", "sync")):
-            response = self.client.patch(fabric_url(self.fabric), {field: "connected"}, format="json", **self.header)
+            response = self.client.patch(
+                fabric_url(self.fabric), {field: "connected"}, format="json", **self.header
+            )
             self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
             self.assertIn(action, str(response.data[field]))
-        response = self.client.patch(fabric_url(self.fabric), {"last_sync": "2026-01-01T00:00:00Z"}, format="json", **self.header)
+        response = self.client.patch(
+            fabric_url(self.fabric), {"last_sync": "2026-01-01T00:00:00Z"}, format="json", **self.header
+        )
         self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
         self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).connection_status, "unknown")
 
     def test_creating_a_fabric_in_a_state_it_cannot_start_in_is_400(self):
         url = reverse("plugins-api:netbox_hedgehog-api:hedgehogfabric-list")
         self.add_permissions("netbox_hedgehog.add_hedgehogfabric")
-        response = self.client.post(url, {"name": "x", "status": "decommissioned"}, format="json", **self.header)
+        response = self.client.post(
+            url, {"name": "x", "status": "decommissioned"}, format="json", **self.header
+        )
         self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
         self.assertFalse(HedgehogFabric.objects.filter(name="x").exists())
 
@@ -130,7 +150,9 @@ class FabricTransitionPermissionTest(APITestCase):
         self.fabric = HedgehogFabric.objects.create(name="dc1")
 
     def post(self, **headers):
-        return self.client.post(fabric_url(self.fabric, "transition"), {"status": "active"}, format="json", **headers)
+        return self.client.post(
+            fabric_url(self.fabric, "transition"), {"status": "active"}, format="json", **headers
+        )
 
     def assertUnchanged(self):
         self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")

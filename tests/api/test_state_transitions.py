@@ -19,6 +19,8 @@ class StateTransitionAPITest(
     model = StateTransition
     view_namespace = "plugins-api:netbox_hedgehog"
     graphql_base_name = "hedgehog_state_transition"
+    # a transition's fabric is shown to those who may see the fabric
+    user_permissions = ("netbox_hedgehog.view_hedgehogfabric",)
     brief_fields = ["display", "field", "id", "new", "previous", "time", "url"]
 
     @classmethod
@@ -46,9 +48,17 @@ class StateTransitionReadOnlyTest(APITestCase):
     def test_history_cannot_be_written_even_with_every_permission(self):
         row = StateTransition.objects.filter(fabric=self.fabric).latest("pk")
         detail = reverse("plugins-api:netbox_hedgehog-api:statetransition-detail", kwargs={"pk": row.pk})
-        body = {"fabric": self.fabric.pk, "field": "status", "previous": "active", "new": "planned", "trigger": "manual"}
+        body = {
+            "fabric": self.fabric.pk,
+            "field": "status",
+            "previous": "active",
+            "new": "planned",
+            "trigger": "manual",
+        }
         self.assertHttpStatus(self.client.post(reverse(LIST), body, format="json", **self.header), 405)
-        self.assertHttpStatus(self.client.patch(detail, {"new": "planned"}, format="json", **self.header), 405)
+        self.assertHttpStatus(
+            self.client.patch(detail, {"new": "planned"}, format="json", **self.header), 405
+        )
         self.assertHttpStatus(self.client.delete(detail, **self.header), 405)
         self.assertEqual(StateTransition.objects.get(pk=row.pk).new, "active")
 

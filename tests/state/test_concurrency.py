@@ -10,7 +10,8 @@ import pytest
 from django.db import connections
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import InvalidTransition, machine as m, transition, validate
+from netbox_hedgehog.state import InvalidTransition, transition, validate
+from netbox_hedgehog.state import machine as m
 
 WORKERS = 4
 OPERATIONS = 120
@@ -38,7 +39,11 @@ def _worker(fabric_pk, seed, results):
 def test_racing_processes_lose_no_update_and_keep_the_history_chained():
     fabric = HedgehogFabric.objects.create(name="raced")
     # start where every field can move, so the race is on all three
-    for field, to in [("connection_status", "testing"), ("connection_status", "connected"), ("status", "active")]:
+    for field, to in [
+        ("connection_status", "testing"),
+        ("connection_status", "connected"),
+        ("status", "active"),
+    ]:
         transition(fabric, field, to)
     connections.close_all()
     ctx = multiprocessing.get_context("fork")

@@ -6,7 +6,6 @@ import pytest
 
 from netbox_hedgehog.state import machine as m
 
-
 SPEC_TABLES = {
     # copied by hand from the specification, one arrow per line
     m.STATUS: {
@@ -126,10 +125,18 @@ def test_decommission_takes_sync_out_of_in_sync():
     "state,code",
     [
         (m.State("active", "unknown", "never_synced"), "not_connected"),
-        (m.State("active", "failed", "error", has_connection_error=True, has_sync_error=True), "not_connected"),
-        (m.State("maintenance", "connected", "error", has_last_validated=True, has_sync_error=True), "in_maintenance"),
         (
-            m.State("decommissioned", "connected", "out_of_sync", has_last_validated=True, has_last_sync=True),
+            m.State("active", "failed", "error", has_connection_error=True, has_sync_error=True),
+            "not_connected",
+        ),
+        (
+            m.State("maintenance", "connected", "error", has_last_validated=True, has_sync_error=True),
+            "in_maintenance",
+        ),
+        (
+            m.State(
+                "decommissioned", "connected", "out_of_sync", has_last_validated=True, has_last_sync=True
+            ),
             "decommissioned",
         ),
     ],
@@ -196,7 +203,11 @@ def test_required_action_matches_the_specification_rows(pattern, label):
 
 @pytest.mark.parametrize(
     "triple",
-    [("active", "failed", "in_sync"), ("decommissioned", "connected", "syncing"), ("planned", "unknown", "in_sync")],
+    [
+        ("active", "failed", "in_sync"),
+        ("decommissioned", "connected", "syncing"),
+        ("planned", "unknown", "in_sync"),
+    ],
 )
 def test_inconsistent_combinations_ask_for_force_validation(triple):
     assert m.required_action(*triple) == m.FORCE_VALIDATION

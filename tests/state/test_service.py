@@ -8,7 +8,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import InvalidTransition, allowed_transitions, machine as m, required_action, transition, validate
+from netbox_hedgehog.state import (
+    InvalidTransition,
+    allowed_transitions,
+    required_action,
+    transition,
+    validate,
+)
+from netbox_hedgehog.state import machine as m
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +133,12 @@ IMPOSSIBLE_ROWS = [
     {"status": "retired"},
     {"connection_status": "ok"},
     {"sync_status": "synced"},
-    {"status": "decommissioned", "connection_status": "connected", "sync_status": "syncing", "last_validated": "now"},
+    {
+        "status": "decommissioned",
+        "connection_status": "connected",
+        "sync_status": "syncing",
+        "last_validated": "now",
+    },
     {"connection_status": "failed", "sync_status": "in_sync", "connection_error": "x", "last_sync": "now"},
     {"connection_status": "unknown", "sync_status": "out_of_sync"},
     {"connection_status": "failed", "connection_error": ""},

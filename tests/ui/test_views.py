@@ -1,8 +1,8 @@
 """Web UI: the generic views via NetBox's own test mixins, then the lifecycle buttons."""
 
+from core.models import ObjectType
 from django.test import override_settings
 from django.urls import reverse
-from core.models import ObjectType
 from users.models import ObjectPermission
 from utilities.testing import TestCase, ViewTestCases
 
@@ -24,28 +24,30 @@ class HedgehogFabricViewTest(PluginURLMixin, ViewTestCases.PrimaryObjectViewTest
         "fabric-5,five,active",
         "fabric-6,six,planned",
     )
-    csv_update_data = (
-        "id,description",
-        "{},changed",
-        "{},changed",
-    )
     bulk_edit_data = {"description": "bulk"}
 
     @classmethod
     def setUpTestData(cls):
-        for i in (1, 2, 3):
-            HedgehogFabric.objects.create(name=f"fabric-{i}")
+        fabrics = [HedgehogFabric.objects.create(name=f"fabric-{i}") for i in (1, 2, 3)]
+        cls.csv_update_data = (
+            "id,description",
+            f"{fabrics[0].pk},changed",
+            f"{fabrics[1].pk},changed",
+        )
 
     def test_import_with_an_active_status_goes_through_the_service(self):
         # covered by the csv_data import above; here the history proves the path
         self.add_permissions("netbox_hedgehog.add_hedgehogfabric")
         response = self.client.post(
-            self._get_url("bulk_import"), {"data": "name,status\nimported,active", "format": "csv", "csv_delimiter": ","}
+            self._get_url("bulk_import"),
+            {"data": "name,status\nimported,active", "format": "csv", "csv_delimiter": ","},
         )
         self.assertHttpStatus(response, 302)
         fabric = HedgehogFabric.objects.get(name="imported")
         self.assertEqual(fabric.status, "active")
-        self.assertTrue(StateTransition.objects.filter(fabric=fabric, previous="planned", new="active").exists())
+        self.assertTrue(
+            StateTransition.objects.filter(fabric=fabric, previous="planned", new="active").exists()
+        )
 
 
 class StateTransitionViewTest(
@@ -126,5 +128,12 @@ class LifecycleButtonsTest(TestCase):
     def test_the_detail_page_shows_states_required_action_and_history(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.view_statetransition")
         content = self.client.get(self.fabric.get_absolute_url()).content.decode()
-        for text in ("Planned", "Unknown", "Never synced", "Test connection when ready", "Consistent", "State history"):
+        for text in (
+            "Planned",
+            "Unknown",
+            "Never synced",
+            "Test connection when ready",
+            "Consistent",
+            "State history",
+        ):
             self.assertIn(text, content)

@@ -35,7 +35,12 @@ DEMO_FABRICS = {
             (m.CONNECTION, m.CONNECTED, TriggerChoices.CONNECTION_TEST, "Demo: API server answered"),
             (m.SYNC, m.SYNCING, TriggerChoices.SYNC, "Demo: first sync"),
             (m.SYNC, m.IN_SYNC, TriggerChoices.SYNC, "Demo: sync complete"),
-            (m.CONNECTION, m.FAILED, TriggerChoices.KUBERNETES_ERROR, "Demo: connection refused by 10.0.0.1:6443"),
+            (
+                m.CONNECTION,
+                m.FAILED,
+                TriggerChoices.KUBERNETES_ERROR,
+                "Demo: connection refused by 10.0.0.1:6443",
+            ),
         ],
     ),
     "edge-fabric": (
@@ -77,7 +82,9 @@ class Command(BaseCommand):
                 fabric.save()
                 for field, to, trigger, reason in steps:
                     transition(fabric, field, to, trigger=trigger, reason=reason, user=user)
-            self.stdout.write(f"created fabric {name}: {fabric.status}/{fabric.connection_status}/{fabric.sync_status}")
+            self.stdout.write(
+                f"created fabric {name}: {fabric.status}/{fabric.connection_status}/{fabric.sync_status}"
+            )
 
     def _admin(self, username, password):
         User = get_user_model()
