@@ -63,6 +63,7 @@ class TriggerChoices(ChoiceSet):
     EFFECT = "effect"
     CONNECTION_TEST = "connection_test"
     HEALTH_CHECK = "health_check"
+    RETRY = "retry"
     KUBERNETES_ERROR = "kubernetes_error"
     SYNC = "sync"
     DRIFT = "drift"
@@ -76,6 +77,7 @@ class TriggerChoices(ChoiceSet):
         (EFFECT, _("Effect of another change"), "purple"),
         (CONNECTION_TEST, _("Connection test"), "cyan"),
         (HEALTH_CHECK, _("Health check"), "cyan"),
+        (RETRY, _("Retry after a failure"), "cyan"),
         (KUBERNETES_ERROR, _("Kubernetes API error"), "red"),
         (SYNC, _("Sync"), "teal"),
         (DRIFT, _("Drift detected"), "yellow"),

@@ -50,6 +50,14 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
             "sync_status_changed",
             "last_validated",
             "last_sync",
+            "connection_error_code",
+            "connection_attempts",
+            "next_connection_attempt",
+            "kubernetes_server",
+            "kubernetes_namespace",
+            "kubernetes_verify_tls",
+            "kubernetes_allow_http",
+            "kubeconfig_context",
         )
 
     def search(self, queryset, name, value):

@@ -15,6 +15,28 @@ def _positive_int(name):
         raise ValueError(f"{name} must be a positive integer, not {value!r}.")
 
 
+def _positive_number(name):
+    value = get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, not {value!r}.")
+
+
 def validate():
     """Raise ValueError naming the first bad setting; called from the app's ready()."""
-    _positive_int("history_page_size")
+    from .credentials import validate_keys
+
+    for name in ("history_page_size", "health_check_interval", "health_check_workers"):
+        _positive_int(name)
+    for name in (
+        "connect_timeout",
+        "request_timeout",
+        "retry_backoff_base",
+        "retry_backoff_max",
+        "stale_test_after",
+    ):
+        _positive_number(name)
+    if get("retry_backoff_factor") < 1:
+        raise ValueError("retry_backoff_factor must be at least 1.")
+    if not 0 <= get("retry_jitter") < 1:
+        raise ValueError("retry_jitter must be a fraction between 0 and 1.")
+    validate_keys(get("credentials_key"))

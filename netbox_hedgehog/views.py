@@ -11,6 +11,7 @@ from netbox.views.generic.base import BaseObjectView
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
+from .connection import request_test
 from .models import HedgehogFabric, StateTransition
 from .state import InvalidTransition, machine, transition
 from .ui import panels
@@ -34,7 +35,7 @@ class HedgehogFabricView(generic.ObjectView):
     template_name = "generic/object.html"
     layout = layout.SimpleLayout(
         left_panels=[panels.FabricPanel(), panels.FabricStatePanel(), TagsPanel(), CommentsPanel()],
-        right_panels=[panels.LifecyclePanel(), CustomFieldsPanel()],
+        right_panels=[panels.LifecyclePanel(), panels.ClusterConnectionPanel(), CustomFieldsPanel()],
         bottom_panels=[
             ObjectsTablePanel(
                 model="netbox_hedgehog.StateTransition",
@@ -123,6 +124,34 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
                 request,
                 _("{fabric} is now {status}.").format(fabric=fabric, status=fabric.get_status_display()),
             )
+        return redirect(self.get_return_url(request, fabric))
+
+
+@register_model_view(HedgehogFabric, "test_connection", path="test-connection")
+class HedgehogFabricTestConnectionView(GetReturnURLMixin, BaseObjectView):
+    """POST: start a connection test (the button on the fabric page). Needs the change permission."""
+
+    queryset = HedgehogFabric.objects.all()
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.change_hedgehogfabric"
+
+    def get(self, request, pk):
+        return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
+
+    def post(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        try:
+            job, created = request_test(fabric, user=request.user)
+        except InvalidTransition as exc:
+            messages.error(request, exc.message)
+        else:
+            if created:
+                messages.success(request, _("Connection test queued as job #{id}.").format(id=job.pk))
+            else:
+                messages.info(
+                    request, _("A connection test is already queued or running: job #{id}.").format(id=job.pk)
+                )
         return redirect(self.get_return_url(request, fabric))
 
 

@@ -13,8 +13,9 @@ from ..choices import (
     SyncStatusChoices,
     TriggerChoices,
 )
+from ..credentials import encrypt
 from ..models import HedgehogFabric, StateTransition
-from ..models.fabric import STATE_OWNED_FIELDS
+from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..state import machine
 
 __all__ = (
@@ -71,6 +72,23 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
     available_transitions = serializers.SerializerMethodField(
         help_text=_("The lifecycle states the fabric may move to now")
     )
+    kubernetes_token = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        style={"input_type": "password"},
+        help_text=_("Write-only bearer token; an empty string removes it. Read back as kubernetes_token_set"),
+    )
+    kubeconfig = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=_("Write-only kubeconfig (YAML); an empty string removes it. Read back as kubeconfig_set"),
+    )
+    kubernetes_token_set = serializers.SerializerMethodField(help_text=_("Whether a token is stored"))
+    kubeconfig_set = serializers.SerializerMethodField(help_text=_("Whether a kubeconfig is stored"))
 
     class Meta:
         model = HedgehogFabric
@@ -91,6 +109,20 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             "sync_status_changed",
             "last_sync",
             "sync_error",
+            "connection_error_code",
+            "connection_attempts",
+            "next_connection_attempt",
+            "cluster_info",
+            "kubernetes_server",
+            "kubernetes_token",
+            "kubernetes_token_set",
+            "kubernetes_ca_cert",
+            "kubernetes_namespace",
+            "kubernetes_verify_tls",
+            "kubernetes_allow_http",
+            "kubeconfig",
+            "kubeconfig_set",
+            "kubeconfig_context",
             "required_action",
             "state_problems",
             "available_transitions",
@@ -109,6 +141,12 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
     def get_available_transitions(self, obj) -> list[str]:
         return list(obj.available_transitions())
 
+    def get_kubernetes_token_set(self, obj) -> bool:
+        return bool(obj.kubernetes_token)
+
+    def get_kubeconfig_set(self, obj) -> bool:
+        return bool(obj.kubeconfig)
+
     def validate(self, data):
         errors = {
             name: SET_BY.get(name, DEFAULT_SET_BY)
@@ -117,6 +155,10 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
         }
         if errors:
             raise serializers.ValidationError(errors)
+        # Secrets are encrypted before anything (validation, the database) sees them.
+        for name in SECRET_FIELDS:
+            if name in data:
+                data[name] = encrypt(data[name])
         requested = data.get("status")
         if self.instance is None and requested is not None:
             reachable = (machine.INITIAL[machine.STATUS],) + machine.allowed_transitions(
@@ -185,6 +227,28 @@ class StateTransitionSerializer(BaseModelSerializer):
         )
         read_only_fields = fields
         brief_fields = ("id", "url", "display", "field", "previous", "new", "time")
+
+
+class JobReferenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    created = serializers.DateTimeField()
+
+    def get_url(self, job) -> str:
+        from django.urls import reverse
+
+        path = reverse("core-api:job-detail", kwargs={"pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class ConnectionTestAcceptedSerializer(serializers.Serializer):
+    job = JobReferenceSerializer()
+    created = serializers.BooleanField(
+        help_text=_("False when a test already pending or running is returned")
+    )
+    connection_status = serializers.CharField()
 
 
 class TransitionRequestSerializer(serializers.Serializer):

@@ -4,12 +4,14 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from netbox.api.authentication import TokenPermissions
 from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from .. import filtersets
+from ..connection import request_test
 from ..models import HedgehogFabric, StateTransition
 from ..state import InvalidTransition, machine, transition
 from . import serializers
@@ -40,9 +42,28 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
     filterset_class = filtersets.HedgehogFabricFilterSet
 
     def get_permissions(self):
-        if self.action == "transition":
+        if self.action in ("transition", "test_connection"):
             return [TokenChangePermission()]
         return super().get_permissions()
+
+    @extend_schema(request=None, responses={202: serializers.ConnectionTestAcceptedSerializer})
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk):
+        """Start a connection test (202 with the job). While one is pending or running, answer with it.
+
+        The fabric moves to testing at once; the job ends it connected or failed. 409 when the fabric
+        is decommissioned. Needs the change permission on the fabric.
+        """
+        fabric = changeable_fabric(request, pk)
+        try:
+            job, created = request_test(fabric, user=request.user)
+        except InvalidTransition as exc:
+            raise serializers.TransitionRefused(exc) from None
+        body = serializers.ConnectionTestAcceptedSerializer(
+            {"job": job, "created": created, "connection_status": fabric.connection_status},
+            context={"request": request},
+        )
+        return Response(body.data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=serializers.TransitionRequestSerializer,

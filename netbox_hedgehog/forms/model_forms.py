@@ -5,20 +5,96 @@ from utilities.forms.fields import CommentField
 from utilities.forms.rendering import FieldSet
 
 from ..models import HedgehogFabric
+from ..models.fabric import SECRET_FIELDS
 
 __all__ = ("HedgehogFabricForm", "LifecycleTransitionForm")
 
 
-class HedgehogFabricForm(NetBoxModelForm):
-    """Add and edit. The state fields are not here: they change only through transitions."""
+class SecretInput(forms.PasswordInput):
+    """Never renders a stored secret; an empty submission keeps it."""
 
+    def __init__(self, **kwargs):
+        super().__init__(render_value=False, **kwargs)
+
+
+class HedgehogFabricForm(NetBoxModelForm):
+    """Add and edit. The state fields are not here: they change only through transitions.
+
+    Secrets are write-only: the form never shows them; leave a secret empty to keep it, tick
+    "remove" to delete it.
+    """
+
+    kubernetes_token = forms.CharField(
+        label=_("Bearer token"),
+        required=False,
+        strip=True,
+        widget=SecretInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown again; leave empty to keep the current one"),
+    )
+    kubeconfig = forms.CharField(
+        label=_("Kubeconfig"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "font-monospace", "autocomplete": "off"}),
+        help_text=_(
+            "Instead of server and token. Stored encrypted and never shown again; leave empty to keep"
+        ),
+    )
+    remove_kubernetes_token = forms.BooleanField(label=_("Remove the stored token"), required=False)
+    remove_kubeconfig = forms.BooleanField(label=_("Remove the stored kubeconfig"), required=False)
+    kubernetes_ca_cert = forms.CharField(
+        label=_("CA certificate (PEM)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "font-monospace"}),
+    )
     comments = CommentField()
 
-    fieldsets = (FieldSet("name", "description", "tags", name=_("Fabric")),)
+    fieldsets = (
+        FieldSet("name", "description", "tags", name=_("Fabric")),
+        FieldSet(
+            "kubernetes_server",
+            "kubernetes_token",
+            "remove_kubernetes_token",
+            "kubernetes_ca_cert",
+            "kubernetes_verify_tls",
+            "kubernetes_allow_http",
+            name=_("Kubernetes API: server and token"),
+        ),
+        FieldSet(
+            "kubeconfig", "remove_kubeconfig", "kubeconfig_context", name=_("Kubernetes API: or a kubeconfig")
+        ),
+        FieldSet("kubernetes_namespace", name=_("Hedgehog objects")),
+    )
 
     class Meta:
         model = HedgehogFabric
-        fields = ("name", "description", "comments", "tags")
+        fields = (
+            "name",
+            "description",
+            "kubernetes_server",
+            "kubernetes_ca_cert",
+            "kubernetes_namespace",
+            "kubernetes_verify_tls",
+            "kubernetes_allow_http",
+            "kubeconfig_context",
+            "comments",
+            "tags",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            if self.instance.pk and getattr(self.instance, name):
+                self.fields[name].help_text = _("A value is stored. ") + str(self.fields[name].help_text)
+            self.initial.pop(name, None)
+
+    def clean(self):
+        # Apply the secrets to the instance before the model's validation sees it.
+        for name in SECRET_FIELDS:
+            if self.cleaned_data.get(f"remove_{name}"):
+                self.instance.set_secret(name, "")
+            elif self.cleaned_data.get(name):
+                self.instance.set_secret(name, self.cleaned_data[name])
+        return super().clean()
 
 
 class LifecycleTransitionForm(forms.Form):

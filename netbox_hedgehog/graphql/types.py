@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ("HedgehogFabricType", "StateTransitionType")
 
+# Never the secrets (kubernetes_token, kubeconfig): only whether each is set.
 FABRIC_FIELDS = [
     "id",
     "name",
@@ -27,6 +28,16 @@ FABRIC_FIELDS = [
     "sync_status_changed",
     "last_sync",
     "sync_error",
+    "connection_error_code",
+    "connection_attempts",
+    "next_connection_attempt",
+    "cluster_info",
+    "kubernetes_server",
+    "kubernetes_ca_cert",
+    "kubernetes_namespace",
+    "kubernetes_verify_tls",
+    "kubernetes_allow_http",
+    "kubeconfig_context",
     "created",
     "last_updated",
 ]
@@ -41,6 +52,14 @@ class HedgehogFabricType(NetBoxObjectType):
     @strawberry_django.field
     def required_action(self) -> str:
         return self.required_action
+
+    @strawberry_django.field
+    def kubernetes_token_set(self) -> bool:
+        return bool(self.kubernetes_token)
+
+    @strawberry_django.field
+    def kubeconfig_set(self) -> bool:
+        return bool(self.kubeconfig)
 
 
 @register_type(

@@ -1,5 +1,6 @@
 """HedgehogFabric: one Hedgehog fabric (a Kubernetes cluster) and its three state dimensions."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -28,6 +29,25 @@ STATE_OWNED_FIELDS = (
     "connection_error",
     "last_sync",
     "sync_error",
+    "connection_error_code",
+    "connection_attempts",
+    "next_connection_attempt",
+    "cluster_info",
+)
+# Of those, the ones a transition may write as details of what happened (not state themselves).
+DETAIL_FIELDS = ("connection_error_code", "connection_attempts", "next_connection_attempt", "cluster_info")
+# Credentials stored encrypted (see netbox_hedgehog.credentials); never shown, logged or exported.
+SECRET_FIELDS = ("kubernetes_token", "kubeconfig")
+# How the fabric reaches its cluster: changing any of these starts a connection test.
+CONNECTION_FIELDS = (
+    "kubernetes_server",
+    "kubernetes_token",
+    "kubernetes_ca_cert",
+    "kubernetes_namespace",
+    "kubernetes_verify_tls",
+    "kubernetes_allow_http",
+    "kubeconfig",
+    "kubeconfig_context",
 )
 
 # How each fact of machine.State reads in the database, for CHECK constraints built from the rules.
@@ -119,8 +139,74 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         help_text=_("Time of the last successful sync"),
     )
     sync_error = models.TextField(verbose_name=_("sync error"), blank=True, editable=False)
+    connection_error_code = models.CharField(
+        verbose_name=_("connection error code"),
+        max_length=40,
+        blank=True,
+        editable=False,
+        help_text=_("Stable reason code of the last connection failure"),
+    )
+    connection_attempts = models.PositiveIntegerField(
+        verbose_name=_("failed attempts"),
+        default=0,
+        editable=False,
+        help_text=_("Connection failures in a row; reset by a success or a manual test"),
+    )
+    next_connection_attempt = models.DateTimeField(
+        verbose_name=_("next attempt"), null=True, blank=True, editable=False
+    )
+    cluster_info = models.JSONField(
+        verbose_name=_("cluster"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("What the last successful test found: server version, Hedgehog API groups and kinds"),
+    )
 
-    clone_fields = ("description",)
+    # --- how to reach the cluster
+    kubernetes_server = models.CharField(
+        verbose_name=_("Kubernetes API server"),
+        max_length=255,
+        blank=True,
+        help_text=_("URL of the API server, e.g. https://fabric.example.net:6443"),
+    )
+    kubernetes_token = models.TextField(
+        verbose_name=_("bearer token"), blank=True, help_text=_("Stored encrypted; never shown again")
+    )
+    kubernetes_ca_cert = models.TextField(
+        verbose_name=_("CA certificate"),
+        blank=True,
+        help_text=_("PEM of the CA that signed the server's cert"),
+    )
+    kubernetes_namespace = models.CharField(
+        verbose_name=_("namespace"),
+        max_length=63,
+        default="default",
+        help_text=_("Where Hedgehog objects live"),
+    )
+    kubernetes_verify_tls = models.BooleanField(
+        verbose_name=_("verify TLS"),
+        default=True,
+        help_text=_("Check the server's certificate. Turning this off exposes the token to interception."),
+    )
+    kubernetes_allow_http = models.BooleanField(
+        verbose_name=_("allow plain HTTP"),
+        default=False,
+        help_text=_("Accept an http:// server URL (the token then travels in clear)"),
+    )
+    kubeconfig = models.TextField(
+        verbose_name=_("kubeconfig"),
+        blank=True,
+        help_text=_("Instead of server and token: a kubeconfig (YAML). Stored encrypted; never shown again"),
+    )
+    kubeconfig_context = models.CharField(
+        verbose_name=_("kubeconfig context"),
+        max_length=253,
+        blank=True,
+        help_text=_("Context to use; empty for the kubeconfig's current context"),
+    )
+
+    clone_fields = ("description", "kubernetes_namespace", "kubernetes_verify_tls")
 
     class Meta:
         ordering = ("name",)
@@ -137,25 +223,96 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
     def get_absolute_url(self):
         return reverse("plugins:netbox_hedgehog:hedgehogfabric", args=[self.pk])
 
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._loaded_connection = instance._connection_settings()
+        return instance
+
+    def _connection_settings(self):
+        return tuple(self.__dict__.get(name) for name in CONNECTION_FIELDS)
+
+    def connection_settings_changed(self) -> bool:
+        return getattr(self, "_loaded_connection", None) != self._connection_settings()
+
     def save(self, *args, **kwargs):
         from ..state import service
 
+        test_connection = self.has_credentials and self.connection_settings_changed()
         if self._state.adding:
             service.prepare_new_fabric(self)
             super().save(*args, **kwargs)
             service.record_creation(self)
-            return
-        if kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                f.attname
-                for f in self._meta.concrete_fields
-                if not f.primary_key and f.name not in STATE_OWNED_FIELDS
-            ]
-            # Show the stored state (not a stale copy) in the change log of this save.
-            service.reload_state(self)
-        super().save(*args, **kwargs)
+        else:
+            if kwargs.get("update_fields") is None:
+                kwargs["update_fields"] = [
+                    f.attname
+                    for f in self._meta.concrete_fields
+                    if not f.primary_key and f.name not in STATE_OWNED_FIELDS
+                ]
+                # Show the stored state (not a stale copy) in the change log of this save.
+                service.reload_state(self)
+            super().save(*args, **kwargs)
+        self._loaded_connection = self._connection_settings()
+        if test_connection and self.status != m.DECOMMISSIONED:
+            # The specification's manual trigger: updated credentials -> testing, and a test runs.
+            from ..connection import request_test
+
+            request_test(self, user=service._request_user(), reason="Connection settings changed")
+
+    # --- credentials
+
+    def set_secret(self, name, plaintext):
+        """Store a credential (encrypted); an empty value removes it."""
+        from ..credentials import encrypt
+
+        if name not in SECRET_FIELDS:
+            raise ValueError(f"{name} is not a credential field")
+        setattr(self, name, encrypt(plaintext or ""))
+
+    def get_secret(self, name) -> str:
+        """The credential in clear, for building a client; raises CredentialsUnreadable."""
+        from ..credentials import decrypt
+
+        if name not in SECRET_FIELDS:
+            raise ValueError(f"{name} is not a credential field")
+        return decrypt(getattr(self, name))
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.kubeconfig or self.kubernetes_server)
+
+    def serialize_object(self, exclude=None):
+        # The change log keeps a mark that changes with the secret, never the secret (nor its ciphertext).
+        from ..credentials import fingerprint
+
+        data = super().serialize_object(exclude=exclude)
+        for name in SECRET_FIELDS:
+            if name in data:
+                data[name] = fingerprint(getattr(self, name))
+        return data
 
     # --- colours for the badges
+
+    def clean(self):
+        from ..credentials import CredentialsUnreadable
+        from ..validators import validate_connection
+
+        super().clean()
+        try:
+            kubeconfig = self.get_secret("kubeconfig")
+        except CredentialsUnreadable as exc:
+            raise ValidationError({"kubeconfig": str(exc)}) from None
+        errors = validate_connection(
+            server=self.kubernetes_server,
+            token_set=bool(self.kubernetes_token),
+            ca_cert=self.kubernetes_ca_cert,
+            kubeconfig=kubeconfig,
+            context=self.kubeconfig_context,
+            allow_http=self.kubernetes_allow_http,
+        )
+        if errors:
+            raise ValidationError(errors)
 
     def get_status_color(self):
         return FabricStatusChoices.colors.get(self.status)

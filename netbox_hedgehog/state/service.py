@@ -96,12 +96,15 @@ def transition(
     user=None,
     reason: str = "",
     job=None,
+    details: dict | None = None,
 ):
     """Move `field` of `fabric` to `to`; return the StateTransition row written for it.
 
     Effects on other fields (see machine.EFFECTS) are written atomically with it, each with its
     own row (trigger "effect"). Raises InvalidTransition when refused (nothing is written) and
     ValueError for an unknown field or value. Afterwards `fabric` holds the state fields it wrote.
+    `details` sets, in the same write, the bookkeeping fields that describe what happened
+    (models.fabric.DETAIL_FIELDS: error code, failed attempts, next attempt, cluster info).
 
     The change is planned against the state the caller's copy holds and written by one statement
     (see `_write`) that updates the fabric only if that state is still the stored one and inserts
@@ -111,11 +114,12 @@ def transition(
     """
     reason = reason or ""
     _check_request(field, to, reason)
+    details = _check_details(details)
     user = user if user is not None and user.is_authenticated else None
     trigger = str(trigger)
     steps = _try_plan(fabric.state, field, to, reason)
     now = timezone.now()
-    rows = _write(fabric, fabric.state, steps, now, trigger, user, job) if steps else None
+    rows = _write(fabric, fabric.state, steps, now, trigger, user, job, details) if steps else None
     if rows is None:
         with transaction.atomic():
             reload_state(fabric, lock=True)
@@ -123,8 +127,8 @@ def transition(
                 steps = m.plan(fabric.state, field, to, reason)
             except m.Refused as refused:
                 raise InvalidTransition(fabric, refused, to) from None
-            rows = _write(fabric, fabric.state, steps, now, trigger, user, job)
-    for name, value in _values(steps, now).items():
+            rows = _write(fabric, fabric.state, steps, now, trigger, user, job, details)
+    for name, value in _values(steps, now, details).items():
         setattr(fabric, name, value)
     return rows[0]
 
@@ -136,14 +140,24 @@ def _try_plan(state, field, to, reason):
         return None
 
 
-def _values(steps, now) -> dict:
+def _check_details(details):
+    from ..models.fabric import DETAIL_FIELDS
+
+    unknown = set(details or ()) - set(DETAIL_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a detail a transition can write: {', '.join(sorted(unknown))}.")
+    return details or {}
+
+
+def _values(steps, now, details=None) -> dict:
     values = {"last_updated": now}
     for step in steps:
         values.update(_persisted(step, now, step.reason))
+    values.update(details or {})
     return values
 
 
-def _write(fabric, expected: m.State, steps, now, trigger, user, job):
+def _write(fabric, expected: m.State, steps, now, trigger, user, job, details):
     """Write the steps if the stored triple is still `expected`; return the history rows or None.
 
     One statement: a data-modifying CTE updates the fabric row on the condition and inserts the
@@ -154,7 +168,8 @@ def _write(fabric, expected: m.State, steps, now, trigger, user, job):
 
     fabric_meta, history_meta = HedgehogFabric._meta, StateTransition._meta
     qn = connection.ops.quote_name
-    values = _values(steps, now)
+    values = _values(steps, now, details)
+    fields = {name: fabric_meta.get_field(name) for name in values}
     assignments = ", ".join(f"{qn(fabric_meta.get_field(name).column)} = %s" for name in values)
     rows = [
         (
@@ -177,7 +192,7 @@ def _write(fabric, expected: m.State, steps, now, trigger, user, job):
         f"AS v(field, previous, new, trigger, reason) RETURNING id, field"
     )
     params = [
-        *values.values(),
+        *(fields[name].get_db_prep_save(value, connection) for name, value in values.items()),
         fabric.pk,
         *expected.triple,
         user.pk if user else None,

@@ -37,6 +37,20 @@ class LifecyclePanel(panels.ObjectPanel):
         return ctx
 
 
+class ClusterConnectionPanel(panels.ObjectPanel):
+    """How the fabric reaches its cluster, what the last test found, and the Test connection button."""
+
+    template_name = "netbox_hedgehog/panels/cluster_connection.html"
+    title = _("Cluster connection")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        may_change = ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        ctx["can_test"] = may_change and fabric.status != "decommissioned"
+        return ctx
+
+
 class StateTransitionPanel(panels.ObjectAttributesPanel):
     title = _("State transition")
     fabric = attrs.RelatedObjectAttr("fabric", linkify=True)

@@ -17,7 +17,14 @@ class PluginURLMixin:
 
 class HedgehogFabricViewTest(PluginURLMixin, ViewTestCases.PrimaryObjectViewTestCase):
     model = HedgehogFabric
-    form_data = {"name": "fabric-x", "description": "new", "comments": "", "tags": []}
+    form_data = {
+        "name": "fabric-x",
+        "description": "new",
+        "kubernetes_namespace": "default",
+        "kubernetes_verify_tls": True,
+        "comments": "",
+        "tags": [],
+    }
     csv_data = (
         "name,description,status",
         "fabric-4,four,",

@@ -1,0 +1,244 @@
+"""Connection tests, health checks, retries with backoff and the stale-test reaper.
+
+This is the one path by which anything learns about a fabric's connection: a manual test, a
+health check, a retry, or a Kubernetes error met during other work (`report_kubernetes_error`).
+Each ends in a transition through the state service, with the job that caused it.
+"""
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import settings
+from .choices import TriggerChoices
+from .kube.client import connect
+from .kube.errors import KubeFailure, classify
+from .kube.probe import probe
+from .state import InvalidTransition, transition
+from .state import machine as m
+
+# Failures that mean the cluster cannot be used at all (a connected fabric then goes failed).
+CONNECTION_LOSS = frozenset(
+    {"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost", "server_error"}
+)
+# Lifecycle states in which connections are tested and retried.
+TESTED_WHEN = (m.PLANNED, m.ACTIVE)
+
+
+def backoff_delay(attempts: int, rand=random.random) -> float:
+    """Seconds to wait before retry number `attempts` (1 = the first retry), with jitter."""
+    base = settings.get("retry_backoff_base")
+    factor = settings.get("retry_backoff_factor")
+    cap = settings.get("retry_backoff_max")
+    jitter = settings.get("retry_jitter")
+    delay = min(cap, base * factor ** max(attempts - 1, 0))
+    return delay * (1 + jitter * (2 * rand() - 1))
+
+
+# --- the outcome of a test, written through the state service -----------------------------------
+
+
+def record_success(fabric, info, *, trigger, job=None):
+    return transition(
+        fabric,
+        m.CONNECTION,
+        m.CONNECTED,
+        trigger=trigger,
+        job=job,
+        reason=f"Kubernetes {info.get('server_version', '?')}, Hedgehog API served",
+        details={
+            "connection_error_code": "",
+            "connection_attempts": 0,
+            "next_connection_attempt": None,
+            "cluster_info": info,
+        },
+    )
+
+
+def record_failure(fabric, failure: KubeFailure, *, trigger, job=None):
+    """Move the fabric to failed and plan the next retry (none in maintenance or decommissioned)."""
+    attempts = fabric.connection_attempts + 1
+    retry_at = None
+    if fabric.status in TESTED_WHEN:
+        retry_at = timezone.now() + timedelta(seconds=backoff_delay(attempts))
+    transition(
+        fabric,
+        m.CONNECTION,
+        m.FAILED,
+        trigger=trigger,
+        job=job,
+        reason=failure.message,
+        details={
+            "connection_error_code": failure.code,
+            "connection_attempts": attempts,
+            "next_connection_attempt": retry_at,
+        },
+    )
+    return retry_at
+
+
+def report_kubernetes_error(fabric, exc, *, job=None, trigger=TriggerChoices.KUBERNETES_ERROR):
+    """The shared path for a Kubernetes error met during any work (a sync, a watch).
+
+    Classifies the error; when it means the cluster is unusable and the fabric is connected or
+    testing, the fabric goes failed (with the usual retry). Returns the KubeFailure either way.
+    """
+    failure = classify(exc)
+    if failure.code in CONNECTION_LOSS and fabric.connection_status in (m.CONNECTED, m.TESTING):
+        try:
+            record_failure(fabric, failure, trigger=trigger, job=job)
+        except InvalidTransition:
+            pass  # another writer moved it first; the stored state already tells what happened
+    return failure
+
+
+# --- one test -----------------------------------------------------------------------------------
+
+
+def begin(fabric, *, trigger, user=None, job=None, reason="", reset_attempts=False):
+    """Move the fabric to testing (if it is not already)."""
+    if fabric.connection_status == m.TESTING:
+        return
+    details = {"connection_attempts": 0, "next_connection_attempt": None} if reset_attempts else {}
+    transition(
+        fabric, m.CONNECTION, m.TESTING, trigger=trigger, user=user, job=job, reason=reason, details=details
+    )
+
+
+def check(fabric, log=None):
+    """Talk to the cluster (no database access): the info found, or the KubeFailure."""
+    try:
+        with connect(fabric) as access:
+            return probe(access, log)
+    except KubeFailure as failure:
+        return failure
+
+
+def finish(fabric, outcome, *, trigger, job=None, log=None):
+    """Record a test's outcome; a fabric no longer testing (reaped meanwhile) keeps its state."""
+    log = log or (lambda message: None)
+    try:
+        if isinstance(outcome, KubeFailure):
+            retry_at = record_failure(fabric, outcome, trigger=trigger, job=job)
+            log(f"Failed [{outcome.code}]: {outcome.message}")
+            if retry_at:
+                log(
+                    f"Next attempt at {retry_at.isoformat(timespec='seconds')} (attempt {fabric.connection_attempts + 1})"
+                )
+            return retry_at
+        record_success(fabric, outcome, trigger=trigger, job=job)
+        log("Connected")
+    except InvalidTransition as exc:
+        log(f"Result not recorded: {exc.message} (the fabric is {exc.current} now)")
+    return None
+
+
+# --- jobs: one per manual test, and one round of health checks ---------------------------------
+
+
+def pending_test_job(fabric):
+    from core.choices import JobStatusChoices
+
+    from .jobs import ConnectionTestJob
+
+    return (
+        ConnectionTestJob.get_jobs(fabric)
+        .filter(status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING))
+        .order_by("-created")
+        .first()
+    )
+
+
+def request_test(fabric, *, user=None, reason="Manual connection test"):
+    """A person asked for a test: testing now, one job (an existing pending or running one is reused).
+
+    Resets the failure count (the specification's manual trigger) and drops a scheduled retry.
+    Returns (job, created).
+    """
+    from core.choices import JobStatusChoices
+
+    from .jobs import ConnectionTestJob
+    from .models import HedgehogFabric
+
+    with transaction.atomic():
+        HedgehogFabric.objects.select_for_update().filter(pk=fabric.pk).first()
+        job = pending_test_job(fabric)
+        if job is not None:
+            return job, False
+        ConnectionTestJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED).delete()
+        begin(fabric, trigger=TriggerChoices.MANUAL, user=user, reason=reason, reset_attempts=True)
+        job = ConnectionTestJob.enqueue(instance=fabric, user=user)
+    return job, True
+
+
+def schedule_retry(fabric, at):
+    from .jobs import ConnectionTestJob
+
+    return ConnectionTestJob.enqueue_once(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
+
+
+def reap_stale_tests(*, job=None, log=None):
+    """Fail fabrics left testing longer than stale_test_after (a dead worker, a lost job)."""
+    from .models import HedgehogFabric
+
+    log = log or (lambda message: None)
+    limit = timezone.now() - timedelta(seconds=settings.get("stale_test_after"))
+    reaped = 0
+    for fabric in HedgehogFabric.objects.filter(
+        connection_status=m.TESTING, connection_status_changed__lt=limit
+    ):
+        failure = KubeFailure(
+            "interrupted",
+            f"The connection test did not finish within {settings.get('stale_test_after')} s "
+            "(a worker died or the job was never run).",
+        )
+        try:
+            record_failure(fabric, failure, trigger=TriggerChoices.REAPER, job=job)
+        except InvalidTransition:
+            continue
+        reaped += 1
+        log(f"{fabric}: interrupted test failed")
+    return reaped
+
+
+def health_check_round(*, job=None, log=None):
+    """Test every connected fabric and retry every failed one whose next attempt is due.
+
+    Fabrics in maintenance or decommissioned are skipped. The cluster calls run concurrently in
+    a bounded pool, so a round over many fabrics, some of them hanging, takes about one timeout.
+    """
+    from .models import HedgehogFabric
+
+    log = log or (lambda message: None)
+    reap_stale_tests(job=job, log=log)
+    now = timezone.now()
+    due = HedgehogFabric.objects.filter(status__in=TESTED_WHEN).filter(
+        Q(connection_status=m.CONNECTED) | Q(connection_status=m.FAILED, next_connection_attempt__lte=now)
+    )
+    fabrics = []
+    for fabric in due:
+        trigger = (
+            TriggerChoices.HEALTH_CHECK if fabric.connection_status == m.CONNECTED else TriggerChoices.RETRY
+        )
+        try:
+            begin(fabric, trigger=trigger, job=job)
+        except InvalidTransition:
+            continue
+        fabrics.append((fabric, trigger))
+    if not fabrics:
+        log("No fabric to check")
+        return {}
+    workers = min(settings.get("health_check_workers"), len(fabrics))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hedgehog-health") as pool:
+        outcomes = list(pool.map(lambda item: check(item[0]), fabrics))
+    summary = {"connected": 0, "failed": 0}
+    for (fabric, trigger), outcome in zip(fabrics, outcomes, strict=True):
+        finish(fabric, outcome, trigger=trigger, job=job)
+        ok = not isinstance(outcome, KubeFailure)
+        summary["connected" if ok else "failed"] += 1
+        log(f"{fabric}: {'connected' if ok else f'failed [{outcome.code}] {outcome.message}'}")
+    return summary

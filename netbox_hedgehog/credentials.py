@@ -1,0 +1,89 @@
+"""Encryption at rest of cluster credentials (bearer tokens, kubeconfigs).
+
+Secrets are stored as Fernet tokens (AES-128-CBC + HMAC-SHA256) made with the key(s) in
+PLUGINS_CONFIG["netbox_hedgehog"]["credentials_key"]: one key, or a list whose first key encrypts
+and whose every key decrypts (key rotation, see docs/operations.md). The plaintext exists only in
+memory, while a client is being built; nothing here ever logs it or puts it in an exception.
+"""
+
+import binascii
+import hashlib
+from base64 import urlsafe_b64decode
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from . import settings
+
+PREFIX = "fernet:"
+GENERATE = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+
+class CredentialsUnreadable(Exception):
+    """A stored secret could not be decrypted with the configured keys (a key was removed)."""
+
+
+def configured_keys() -> list[str]:
+    value = settings.get("credentials_key")
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def validate_keys(value):
+    """Raise ValueError saying what is wrong with a credentials_key setting (never echoing it)."""
+    how = f"Generate one with: {GENERATE}"
+    if value in (None, "", []):
+        raise ValueError(f"credentials_key is not set: it encrypts cluster credentials at rest. {how}")
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, (list, tuple)):
+        raise ValueError(f"credentials_key must be a key or a list of keys. {how}")
+    for i, key in enumerate(keys):
+        try:
+            ok = isinstance(key, str) and len(urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"credentials_key #{i + 1} is not a Fernet key (32 url-safe base64-encoded bytes). {how}"
+            )
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in configured_keys()])
+
+
+def encrypt(plaintext: str) -> str:
+    if not plaintext:
+        return ""
+    return PREFIX + _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(stored: str) -> str:
+    if not stored:
+        return ""
+    if not stored.startswith(PREFIX):
+        raise CredentialsUnreadable("The stored credential is not in the expected encrypted form.")
+    try:
+        return _fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable(
+            "The stored credential cannot be decrypted with the configured credentials_key "
+            "(was the key that encrypted it removed?). Enter the credential again."
+        ) from None
+
+
+def rotate(stored: str) -> str:
+    """Re-encrypt a stored secret with the first configured key."""
+    if not stored:
+        return ""
+    try:
+        return PREFIX + _fernet().rotate(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable(
+            "A stored credential cannot be decrypted with any configured key."
+        ) from None
+
+
+def fingerprint(stored: str) -> str:
+    """A short, non-reversible mark that changes whenever a new secret is stored (for change logs)."""
+    if not stored:
+        return ""
+    return "set, sha256:" + hashlib.sha256(stored.encode()).hexdigest()[:12]

@@ -1,0 +1,96 @@
+"""An ApiClient of the official kubernetes client, built from a fabric's stored credentials."""
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes.config.kube_config import KubeConfigLoader
+
+from .. import settings
+from .errors import KubeFailure, classify
+
+
+@dataclass
+class ClusterAccess:
+    api: k8s.ApiClient
+    server: str
+    namespace: str
+    timeout: tuple[float, float]  # (connect, whole request) for _request_timeout
+    summary: str  # how we connect, for job logs (never a secret)
+
+    def close(self):
+        self.api.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def timeouts() -> tuple[float, float]:
+    return (float(settings.get("connect_timeout")), float(settings.get("request_timeout")))
+
+
+def _configuration_from_token(fabric) -> k8s.Configuration:
+    url = fabric.kubernetes_server
+    cfg = k8s.Configuration(host=url.rstrip("/"))
+    token = fabric.get_secret("kubernetes_token")
+    if token:
+        cfg.api_key = {"authorization": token}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+    if fabric.kubernetes_ca_cert:
+        cfg.ca_cert_data = fabric.kubernetes_ca_cert
+    return cfg
+
+
+def _configuration_from_kubeconfig(fabric) -> k8s.Configuration:
+    text = fabric.get_secret("kubeconfig")
+    try:
+        data = yaml.safe_load(text)
+        loader = KubeConfigLoader(config_dict=data, active_context=fabric.kubeconfig_context or None)
+        cfg = k8s.Configuration()
+        loader.load_and_set(cfg)
+    except Exception as exc:  # noqa: BLE001 - every kubeconfig problem is classified, none swallowed
+        raise classify(exc) from None
+    return cfg
+
+
+def connect(fabric) -> ClusterAccess:
+    """The client for a fabric; raises KubeFailure("bad_configuration") when it cannot be built."""
+    if fabric.kubeconfig:
+        cfg = _configuration_from_kubeconfig(fabric)
+        how = "kubeconfig" + (f" (context {fabric.kubeconfig_context})" if fabric.kubeconfig_context else "")
+    elif fabric.kubernetes_server:
+        try:
+            cfg = _configuration_from_token(fabric)
+        except Exception as exc:  # noqa: BLE001 - classified (unreadable credentials), never swallowed
+            raise classify(exc) from None
+        how = "bearer token" if fabric.kubernetes_token else "no credentials"
+    else:
+        raise KubeFailure(
+            "bad_configuration", "No connection settings: give an API server URL and token, or a kubeconfig."
+        )
+    scheme = urlsplit(cfg.host).scheme
+    if scheme == "http" and not fabric.kubernetes_allow_http:
+        raise KubeFailure(
+            "bad_configuration",
+            "The API server URL is plain http: allow plain HTTP explicitly, or use https.",
+        )
+    if not fabric.kubernetes_verify_tls:
+        cfg.verify_ssl = False
+    # Our backoff decides when to try again: the client's own silent retries are off.
+    cfg.retries = False
+    ca = "CA given" if cfg.ca_cert_data or cfg.ssl_ca_cert else "system CAs"
+    tls = "TLS verified" if cfg.verify_ssl else "TLS NOT verified"
+    summary = (
+        f"{cfg.host} with {how}, {ca}, {tls}" if scheme == "https" else f"{cfg.host} with {how} (plain HTTP)"
+    )
+    return ClusterAccess(
+        api=k8s.ApiClient(cfg),
+        server=cfg.host,
+        namespace=fabric.kubernetes_namespace or "default",
+        timeout=timeouts(),
+        summary=summary,
+    )

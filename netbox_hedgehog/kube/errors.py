@@ -1,0 +1,150 @@
+"""Classification of everything that can go wrong talking to a cluster.
+
+Every failure becomes a KubeFailure with a stable `code` (kept in connection_error_code and the
+history) and a `message` a person can act on. Messages never carry credentials, request headers
+or response headers: only the status line and the Kubernetes Status message.
+"""
+
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+
+import urllib3.exceptions
+import yaml
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from ..credentials import CredentialsUnreadable
+
+# code -> what it means (also the documentation of the codes)
+CODES = {
+    "unauthorized": "The API server rejected the credentials (401).",
+    "forbidden": "The credentials are valid but not allowed to do this (403).",
+    "tls": "The TLS handshake or the server certificate check failed.",
+    "dns": "The server's name does not resolve.",
+    "refused": "Nothing accepts connections at the server's address and port.",
+    "timeout": "The server did not answer in time.",
+    "connection_lost": "The connection was dropped while talking to the server.",
+    "server_error": "The API server answered with an error (5xx).",
+    "http_error": "The API server answered with an unexpected HTTP status.",
+    "bad_response": "The server's answer is not a Kubernetes API answer.",
+    "not_hedgehog": "The cluster does not serve the Hedgehog API groups.",
+    "bad_configuration": "The fabric's connection settings are incomplete or invalid.",
+    "interrupted": "The test was interrupted (a worker died or the job was lost).",
+    "unexpected": "An unexpected error; the job log has the details.",
+}
+
+
+@dataclass
+class KubeFailure(Exception):
+    code: str
+    message: str
+
+    def __post_init__(self):
+        super().__init__(self.message)
+
+    def __str__(self):
+        return f"[{self.code}] {self.message}"
+
+
+def _chain(exc):
+    """The exception and everything it wraps (urllib3 reasons, causes, contexts)."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = (
+            getattr(exc, "reason", None)
+            if isinstance(getattr(exc, "reason", None), BaseException)
+            else (exc.__cause__ or exc.__context__)
+        )
+    return seen
+
+
+def _status_message(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        return ""
+    message = body.get("message", "") if isinstance(body, dict) else ""
+    return str(message)[:300]
+
+
+def classify(exc: BaseException, *, server: str = "", timeout: float | None = None) -> KubeFailure:
+    """The KubeFailure for an exception raised while talking to a cluster."""
+    if isinstance(exc, KubeFailure):
+        return exc
+    where = f" at {server}" if server else ""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        detail = _status_message(exc)
+        suffix = f": {detail}" if detail else "."
+        if status == 401:
+            return KubeFailure(
+                "unauthorized",
+                f"The API server{where} rejected the credentials (401 Unauthorized){suffix} "
+                "Check the token or the kubeconfig's user.",
+            )
+        if status == 403:
+            return KubeFailure(
+                "forbidden",
+                f"The credentials are not allowed to do this (403 Forbidden){suffix} Grant the account "
+                "get/list/watch on the Hedgehog resources.",
+            )
+        if status >= 500:
+            return KubeFailure(
+                "server_error",
+                f"The API server{where} answered {status} {exc.reason or ''}".rstrip() + suffix,
+            )
+        return KubeFailure(
+            "http_error", f"The API server{where} answered {status} {exc.reason or ''}".rstrip() + suffix
+        )
+    if isinstance(exc, CredentialsUnreadable):
+        return KubeFailure("bad_configuration", str(exc))
+    if isinstance(exc, (ConfigException, yaml.YAMLError)):
+        return KubeFailure("bad_configuration", f"The kubeconfig cannot be used: {_first_line(exc)}")
+    chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
+            return KubeFailure(
+                "tls",
+                f"TLS with the server{where} failed: {_first_line(item)}. Give the cluster's CA certificate, "
+                "or check the server URL.",
+            )
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return KubeFailure("dns", f"The server name{where} does not resolve: {_first_line(item)}.")
+        if isinstance(item, ConnectionRefusedError):
+            return KubeFailure(
+                "refused", f"Connection refused{where}: is the API server running and the port right?"
+            )
+    for item in chain:
+        if isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
+            within = f" within {timeout:g} s" if timeout else ""
+            return KubeFailure("timeout", f"The server{where} did not answer{within}.")
+    for item in chain:
+        if isinstance(item, (urllib3.exceptions.ProtocolError, ConnectionError)):
+            return KubeFailure(
+                "connection_lost", f"The connection to the server{where} was dropped: {_first_line(item)}."
+            )
+        if isinstance(item, urllib3.exceptions.NewConnectionError):
+            return KubeFailure("refused", f"Could not connect{where}: {_first_line(item)}.")
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return KubeFailure(
+            "bad_response",
+            f"The server{where} answered something that is not JSON: is it a Kubernetes API server?",
+        )
+    if isinstance(exc, ValueError) and "Invalid value for" in str(exc):
+        return KubeFailure(
+            "bad_response", f"The server{where} answered an object the client cannot read: {_first_line(exc)}"
+        )
+    return KubeFailure("unexpected", f"Unexpected {type(exc).__name__}{where}: {_first_line(exc)}")
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    # urllib3 puts the connection object's repr first; keep the human part
+    if "object at 0x" in line and ":" in line:
+        line = line.split(":", 1)[1].strip()
+    return line[:300]

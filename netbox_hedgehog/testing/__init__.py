@@ -1,0 +1,1 @@
+"""Test support: an emulated Kubernetes API server with the Hedgehog Fabric API (see ``cluster``)."""

@@ -1,0 +1,87 @@
+"""Run the emulated Kubernetes API server as a process (the demo cluster).
+
+    python -m netbox_hedgehog.testing --port 0 --kubeconfig /tmp/demo.kubeconfig --seed demo
+
+Serves until SIGTERM or SIGINT. The first line on stdout is the server's URL; the kubeconfig (and,
+with TLS, the CA certificate next to it as ``<kubeconfig>.ca.crt``) is written before that line, so
+a parent process can wait for it. The cluster is in memory: no schema validation, no controllers,
+and its state is lost on exit. Nothing here imports Django (though ``netbox_hedgehog/__init__.py``,
+imported first by ``-m``, does import it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .cluster import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m netbox_hedgehog.testing",
+        description="An emulated Kubernetes API server with the Hedgehog Fabric API (in memory).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
+    parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for the cluster to this path")
+    parser.add_argument("--context", default="hedgehog-demo", help="context name in the kubeconfig")
+    parser.add_argument("--token", help="the bearer token clients must send (default: a random one)")
+    parser.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="demo|PATH",
+        help="objects to start with: 'demo' (the bundled demo fabric) or a YAML file; repeatable",
+    )
+    parser.add_argument("--no-tls", action="store_true", help="serve plain HTTP")
+    parser.add_argument("--plain", action="store_true", help="serve no Hedgehog API (not a Hedgehog fabric)")
+    parser.add_argument("--argocd", action="store_true", help="also serve Argo CD Applications")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.verbose:
+        logging.getLogger("netbox_hedgehog.testing.cluster").setLevel(logging.DEBUG)
+    seeds = []
+    for seed in args.seed:
+        seeds.append(demo_fabric_yaml() if seed == "demo" else Path(seed).read_text("utf-8"))
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    cluster = EmulatedCluster(
+        tls=not args.no_tls,
+        token=args.token,
+        host=args.host,
+        port=args.port,
+        hedgehog=not args.plain,
+        resources=ARGOCD_RESOURCES if args.argocd else (),
+    )
+    cluster.start()
+    try:
+        for text in seeds:
+            cluster.seed(text)
+        if args.kubeconfig:
+            cluster.write_kubeconfig(args.kubeconfig, args.context)
+            if cluster.tls:
+                ca_path = args.kubeconfig.with_name(args.kubeconfig.name + ".ca.crt")
+                ca_path.write_text(cluster.ca_pem)
+            print(f"kubeconfig: {args.kubeconfig}", file=sys.stderr)
+        print(cluster.url, flush=True)
+        stop.wait()
+    finally:
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
