@@ -107,3 +107,21 @@ class RequiredActionChoices(ChoiceSet):
     """What a fabric's combination of states asks of its operator (computed, never stored)."""
 
     CHOICES = [(code, label, ACTION_COLORS[code]) for code, label in m.ACTION_LABELS.items()]
+
+
+class ResourceSyncStateChoices(ChoiceSet):
+    """How one Hedgehog resource compares between NetBox (desired) and the cluster (actual)."""
+
+    IN_SYNC = "in_sync"
+    DRIFTED = "drifted"
+    MISSING = "missing"
+    EXTRA = "extra"
+    ERROR = "error"
+
+    CHOICES = [
+        (IN_SYNC, _("In sync"), "green"),
+        (DRIFTED, _("Drifted"), "yellow"),
+        (MISSING, _("Missing from the cluster"), "orange"),
+        (EXTRA, _("Only in the cluster"), "purple"),
+        (ERROR, _("Error"), "red"),
+    ]

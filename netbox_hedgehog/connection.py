@@ -21,10 +21,9 @@ from .kube.probe import probe
 from .state import InvalidTransition, transition
 from .state import machine as m
 
-# Failures that mean the cluster cannot be used at all (a connected fabric then goes failed).
-CONNECTION_LOSS = frozenset(
-    {"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost", "server_error"}
-)
+# Failures that mean the cluster cannot be reached or refuses the credentials (a connected fabric
+# then goes failed). A 5xx or an odd answer to one request fails that work, not the connection.
+CONNECTION_LOSS = frozenset({"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost"})
 # Lifecycle states in which connections are tested and retried.
 TESTED_WHEN = (m.PLANNED, m.ACTIVE)
 
@@ -159,26 +158,85 @@ def request_test(fabric, *, user=None, reason="Manual connection test"):
     Resets the failure count (the specification's manual trigger) and drops a scheduled retry.
     Returns (job, created).
     """
-    from core.choices import JobStatusChoices
-
     from .jobs import ConnectionTestJob
     from .models import HedgehogFabric
 
     with transaction.atomic():
-        HedgehogFabric.objects.select_for_update().filter(pk=fabric.pk).first()
+        locked = HedgehogFabric.objects.select_for_update().only(m.CONNECTION).filter(pk=fabric.pk).first()
         job = pending_test_job(fabric)
-        if job is not None:
+        # A pending or running test is reused only while the fabric is testing: one left behind by a
+        # dead worker or a lost queue (the fabric was reaped meanwhile) would never answer.
+        if job is not None and locked is not None and locked.connection_status == m.TESTING:
             return job, False
-        ConnectionTestJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED).delete()
-        begin(fabric, trigger=TriggerChoices.MANUAL, user=user, reason=reason, reset_attempts=True)
+        _cancel_scheduled_retries(fabric)
+        # Queued on commit, so it cannot run before the fabric is testing; the testing row names it.
         job = ConnectionTestJob.enqueue(instance=fabric, user=user)
+        begin(fabric, trigger=TriggerChoices.MANUAL, user=user, job=job, reason=reason, reset_attempts=True)
     return job, True
 
 
-def schedule_retry(fabric, at):
+def _cancel_scheduled_retries(fabric):
+    """Delete the fabric's scheduled retries one by one: Job.delete() also cancels the queued RQ job
+    (a queryset delete would leave it queued, and it would recreate its Job row when it runs)."""
+    from core.choices import JobStatusChoices
+
     from .jobs import ConnectionTestJob
 
-    return ConnectionTestJob.enqueue_once(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
+    for job in ConnectionTestJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED):
+        job.delete()
+
+
+def schedule_retry(fabric, at):
+    """Schedule the next retry, replacing a retry scheduled earlier.
+
+    Not JobRunner.enqueue_once: it deletes any job of the fabric that is pending, scheduled *or
+    running*, i.e. the very test that schedules the retry (its history rows then lose their job) or
+    a manual test waiting in the queue.
+    """
+    from .jobs import ConnectionTestJob
+
+    _cancel_scheduled_retries(fabric)
+    return ConnectionTestJob.enqueue(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
+
+
+# A scheduled retry may start this many seconds before the planned time (queue clocks differ).
+RETRY_EARLY_SLACK = 5
+INTERRUPTED_JOB_ERROR = "Interrupted: the fabric was left testing too long and failed by the reaper."
+
+
+def retry_due(fabric, now=None) -> bool:
+    """Whether a scheduled retry should test now: the fabric is failed and its next attempt is due.
+
+    A health check round may have retried meanwhile (and planned a later attempt), a success or a
+    manual test may have ended the failure: the retry is then skipped.
+    """
+    now = now or timezone.now()
+    return (
+        fabric.status in TESTED_WHEN
+        and fabric.connection_status == m.FAILED
+        and fabric.next_connection_attempt is not None
+        and fabric.next_connection_attempt <= now + timedelta(seconds=RETRY_EARLY_SLACK)
+    )
+
+
+
+def _interrupt_test_jobs(fabric):
+    """Mark the fabric's pending or running tests as errored: their result, if any, is discarded."""
+    from core.choices import JobStatusChoices
+
+    from .jobs import ConnectionTestJob
+
+    ConnectionTestJob.get_jobs(fabric).filter(
+        status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING)
+    ).update(status=JobStatusChoices.STATUS_ERRORED, completed=timezone.now(), error=INTERRUPTED_JOB_ERROR)
+
+
+def was_interrupted(job) -> bool:
+    """Whether the reaper declared this test interrupted while it ran (see reap_stale_tests)."""
+    from core.choices import JobStatusChoices
+    from core.models import Job
+
+    return Job.objects.filter(pk=job.pk, status=JobStatusChoices.STATUS_ERRORED).exists()
 
 
 def reap_stale_tests(*, job=None, log=None):
@@ -200,6 +258,7 @@ def reap_stale_tests(*, job=None, log=None):
             record_failure(fabric, failure, trigger=TriggerChoices.REAPER, job=job)
         except InvalidTransition:
             continue
+        _interrupt_test_jobs(fabric)
         reaped += 1
         log(f"{fabric}: interrupted test failed")
     return reaped

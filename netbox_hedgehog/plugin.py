@@ -41,6 +41,13 @@ class HedgehogConfig(PluginConfig):
         "retry_jitter": 0.2,
         # A fabric left "testing" this many seconds (a dead worker, a lost job) is failed as interrupted.
         "stale_test_after": 300,
+        # Objects per LIST page when reading a cluster.
+        "sync_page_size": 500,
+        # A fabric left "syncing" this many seconds with no sync running goes to error (interrupted).
+        "stale_sync_after": 1800,
+        # Drift ignore rules: {kind or "*": [JSON pointers from the object root, "*" for any key]},
+        # e.g. {"VPC": ["/spec/subnets/*/dhcp/range"]}.
+        "drift_ignore": {},
     }
 
     def ready(self):

@@ -70,35 +70,19 @@ def _status_message(exc: ApiException) -> str:
     return str(message)[:300]
 
 
-def classify(exc: BaseException, *, server: str = "", timeout: float | None = None) -> KubeFailure:
-    """The KubeFailure for an exception raised while talking to a cluster."""
+def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailure:
+    """The KubeFailure for an exception raised while talking to a cluster.
+
+    `timeout` is the (connect, request) pair used, to say how long was waited.
+    """
     if isinstance(exc, KubeFailure):
         return exc
-    where = f" at {server}" if server else ""
-    if isinstance(exc, ApiException):
-        status = exc.status or 0
-        detail = _status_message(exc)
-        suffix = f": {detail}" if detail else "."
-        if status == 401:
-            return KubeFailure(
-                "unauthorized",
-                f"The API server{where} rejected the credentials (401 Unauthorized){suffix} "
-                "Check the token or the kubeconfig's user.",
-            )
-        if status == 403:
-            return KubeFailure(
-                "forbidden",
-                f"The credentials are not allowed to do this (403 Forbidden){suffix} Grant the account "
-                "get/list/watch on the Hedgehog resources.",
-            )
-        if status >= 500:
-            return KubeFailure(
-                "server_error",
-                f"The API server{where} answered {status} {exc.reason or ''}".rstrip() + suffix,
-            )
-        return KubeFailure(
-            "http_error", f"The API server{where} answered {status} {exc.reason or ''}".rstrip() + suffix
-        )
+    at = f" at {server}" if server else ""
+    if isinstance(exc, ApiException) and exc.status:
+        return _classify_status(exc, at)
+    if isinstance(exc, ApiException) and "SSL" in str(exc.reason or ""):
+        # the client reports a failed TLS handshake as ApiException(status=0, reason=SSLError...)
+        return _tls_failure(str(exc.reason).split("\n")[-1], at)
     if isinstance(exc, CredentialsUnreadable):
         return KubeFailure("bad_configuration", str(exc))
     if isinstance(exc, (ConfigException, yaml.YAMLError)):
@@ -106,39 +90,71 @@ def classify(exc: BaseException, *, server: str = "", timeout: float | None = No
     chain = _chain(exc)
     for item in chain:
         if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
-            return KubeFailure(
-                "tls",
-                f"TLS with the server{where} failed: {_first_line(item)}. Give the cluster's CA certificate, "
-                "or check the server URL.",
-            )
+            return _tls_failure(_first_line(item), at)
     for item in chain:
         if isinstance(item, socket.gaierror):
-            return KubeFailure("dns", f"The server name{where} does not resolve: {_first_line(item)}.")
+            return KubeFailure(
+                "dns", f"The server name in {server or 'the URL'} does not resolve ({_first_line(item)})."
+            )
         if isinstance(item, ConnectionRefusedError):
             return KubeFailure(
-                "refused", f"Connection refused{where}: is the API server running and the port right?"
+                "refused", f"Connection refused{at}: is the API server running and the port right?"
             )
     for item in chain:
         if isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
-            within = f" within {timeout:g} s" if timeout else ""
-            return KubeFailure("timeout", f"The server{where} did not answer{within}.")
+            limits = (
+                f" (connect timeout {timeout[0]:g} s, request timeout {timeout[1]:g} s)" if timeout else ""
+            )
+            return KubeFailure("timeout", f"The server{at} did not answer in time{limits}.")
     for item in chain:
         if isinstance(item, (urllib3.exceptions.ProtocolError, ConnectionError)):
             return KubeFailure(
-                "connection_lost", f"The connection to the server{where} was dropped: {_first_line(item)}."
+                "connection_lost", f"The connection to the server{at} was dropped ({_first_line(item)})."
             )
         if isinstance(item, urllib3.exceptions.NewConnectionError):
-            return KubeFailure("refused", f"Could not connect{where}: {_first_line(item)}.")
+            return KubeFailure("refused", f"Could not connect{at} ({_first_line(item)}).")
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         return KubeFailure(
             "bad_response",
-            f"The server{where} answered something that is not JSON: is it a Kubernetes API server?",
+            f"The server{at} answered something that is not JSON: is it a Kubernetes API server?",
         )
     if isinstance(exc, ValueError) and "Invalid value for" in str(exc):
         return KubeFailure(
-            "bad_response", f"The server{where} answered an object the client cannot read: {_first_line(exc)}"
+            "bad_response", f"The server{at} answered an object the client cannot read ({_first_line(exc)})."
         )
-    return KubeFailure("unexpected", f"Unexpected {type(exc).__name__}{where}: {_first_line(exc)}")
+    return KubeFailure("unexpected", f"Unexpected {type(exc).__name__}{at}: {_first_line(exc)}")
+
+
+def _classify_status(exc: ApiException, at: str) -> KubeFailure:
+    status = exc.status
+    detail = _status_message(exc)
+    said = (
+        f" The server said: {detail.rstrip('.')}."
+        if detail and detail.lower() != (exc.reason or "").lower()
+        else ""
+    )
+    line = f"{status} {exc.reason or ''}".rstrip()
+    if status == 401:
+        return KubeFailure(
+            "unauthorized",
+            f"The API server{at} rejected the credentials ({line}).{said} Check the token or the kubeconfig's user.",
+        )
+    if status == 403:
+        return KubeFailure(
+            "forbidden",
+            f"The credentials are not allowed to do this ({line}).{said} Grant the account get, list and watch "
+            "on the Hedgehog resources.",
+        )
+    if status >= 500:
+        return KubeFailure("server_error", f"The API server{at} answered {line}.{said}")
+    return KubeFailure("http_error", f"The API server{at} answered {line}.{said}")
+
+
+def _tls_failure(reason: str, at: str) -> KubeFailure:
+    return KubeFailure(
+        "tls",
+        f"TLS with the server{at} failed: {reason.strip()[:200]}. Give the cluster's CA certificate, or check the server URL.",
+    )
 
 
 def _first_line(exc) -> str:

@@ -24,7 +24,7 @@ def probe(access, log=None) -> dict:
     except KubeFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - classified into a KubeFailure, never swallowed
-        raise classify(exc, server=access.server, timeout=access.timeout[1]) from exc
+        raise classify(exc, server=access.server, timeout=access.timeout) from exc
 
 
 def _probe(access, log) -> dict:

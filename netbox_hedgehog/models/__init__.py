@@ -1,4 +1,5 @@
 from .fabric import HedgehogFabric
 from .history import StateTransition
+from .resource import HedgehogResource
 
-__all__ = ("HedgehogFabric", "StateTransition")
+__all__ = ("HedgehogFabric", "HedgehogResource", "StateTransition")

@@ -33,9 +33,16 @@ STATE_OWNED_FIELDS = (
     "connection_attempts",
     "next_connection_attempt",
     "cluster_info",
+    "sync_summary",
 )
 # Of those, the ones a transition may write as details of what happened (not state themselves).
-DETAIL_FIELDS = ("connection_error_code", "connection_attempts", "next_connection_attempt", "cluster_info")
+DETAIL_FIELDS = (
+    "connection_error_code",
+    "connection_attempts",
+    "next_connection_attempt",
+    "cluster_info",
+    "sync_summary",
+)
 # Credentials stored encrypted (see netbox_hedgehog.credentials); never shown, logged or exported.
 SECRET_FIELDS = ("kubernetes_token", "kubeconfig")
 # How the fabric reaches its cluster: changing any of these starts a connection test.
@@ -161,6 +168,20 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         blank=True,
         editable=False,
         help_text=_("What the last successful test found: server version, Hedgehog API groups and kinds"),
+    )
+
+    sync_summary = models.JSONField(
+        verbose_name=_("resources by sync state"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("Counts of the fabric's resources per sync state, as of the last sync or drift"),
+    )
+    sync_interval = models.PositiveIntegerField(
+        verbose_name=_("sync interval"),
+        null=True,
+        blank=True,
+        help_text=_("Minutes between automatic syncs; empty for none"),
     )
 
     # --- how to reach the cluster

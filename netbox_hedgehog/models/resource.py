@@ -1,0 +1,133 @@
+"""HedgehogResource: one Hedgehog object of a fabric, as the cluster has it and as NetBox wants it."""
+
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from netbox.models import NetBoxModel
+
+from ..choices import ResourceSyncStateChoices
+
+# Written only by the sync (what the cluster has, and the comparison); never by a form or the API.
+OBSERVED_FIELDS = (
+    "uid",
+    "resource_version",
+    "generation",
+    "actual_spec",
+    "actual_labels",
+    "actual_annotations",
+    "actual_status",
+    "first_seen",
+    "last_seen",
+    "sync_state",
+    "diff",
+    "sync_error",
+)
+
+
+class HedgehogResource(NetBoxModel):
+    fabric = models.ForeignKey(
+        to="netbox_hedgehog.HedgehogFabric",
+        on_delete=models.CASCADE,
+        related_name="resources",
+        verbose_name=_("fabric"),
+    )
+    api_group = models.CharField(verbose_name=_("API group"), max_length=100)
+    api_version = models.CharField(verbose_name=_("API version"), max_length=20)
+    kind = models.CharField(verbose_name=_("kind"), max_length=64)
+    plural = models.CharField(verbose_name=_("plural"), max_length=64)
+    namespace = models.CharField(verbose_name=_("namespace"), max_length=63, default="default")
+    name = models.CharField(verbose_name=_("name"), max_length=253)
+
+    # what the cluster has (null actual_spec: not in the cluster)
+    uid = models.CharField(verbose_name=_("UID"), max_length=64, blank=True, editable=False)
+    resource_version = models.CharField(verbose_name=_("resource version"), max_length=64, blank=True, editable=False)
+    generation = models.BigIntegerField(verbose_name=_("generation"), null=True, blank=True, editable=False)
+    actual_spec = models.JSONField(verbose_name=_("actual spec"), null=True, blank=True, editable=False)
+    actual_labels = models.JSONField(verbose_name=_("actual labels"), default=dict, blank=True, editable=False)
+    actual_annotations = models.JSONField(
+        verbose_name=_("actual annotations"), default=dict, blank=True, editable=False
+    )
+    actual_status = models.JSONField(verbose_name=_("status"), null=True, blank=True, editable=False)
+    first_seen = models.DateTimeField(verbose_name=_("first seen"), null=True, blank=True, editable=False)
+    last_seen = models.DateTimeField(verbose_name=_("last seen"), null=True, blank=True, editable=False)
+
+    # what NetBox holds as desired (null desired_spec: not managed by NetBox)
+    desired_spec = models.JSONField(verbose_name=_("desired spec"), null=True, blank=True)
+    desired_labels = models.JSONField(verbose_name=_("desired labels"), default=dict, blank=True)
+
+    # the comparison
+    sync_state = models.CharField(
+        verbose_name=_("sync state"),
+        max_length=20,
+        choices=ResourceSyncStateChoices,
+        default=ResourceSyncStateChoices.IN_SYNC,
+        editable=False,
+    )
+    diff = models.JSONField(verbose_name=_("difference"), default=list, blank=True, editable=False)
+    sync_error = models.TextField(verbose_name=_("error"), blank=True, editable=False)
+
+    class Meta:
+        ordering = ("fabric", "api_group", "kind", "namespace", "name")
+        verbose_name = _("Hedgehog resource")
+        verbose_name_plural = _("Hedgehog resources")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("fabric", "api_group", "kind", "namespace", "name"), name="netbox_hedgehog_resource_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sync_state__in=ResourceSyncStateChoices.values()),
+                name="netbox_hedgehog_resource_sync_state_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["fabric", "sync_state"], name="nbhh_resource_fabric_state"),
+            models.Index(fields=["fabric", "kind"], name="nbhh_resource_fabric_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    def get_absolute_url(self):
+        return reverse("plugins:netbox_hedgehog:hedgehogresource", args=[self.pk])
+
+    def save(self, *args, **kwargs):
+        """Saving (an edit of the desired spec) compares again and rolls the result up to the fabric."""
+        from ..sync.compare import compare
+        from ..sync.operations import record_drift
+
+        self.sync_state, self.diff = compare(
+            self.kind, self.read_only, self.desired_spec, self.desired_labels, self.actual_spec, self.actual_labels
+        )
+        super().save(*args, **kwargs)
+        record_drift(self.fabric)
+
+    def get_sync_state_color(self):
+        return ResourceSyncStateChoices.colors.get(self.sync_state)
+
+    @property
+    def read_only(self) -> bool:
+        from ..sync.kinds import BY_KIND
+
+        kind = BY_KIND.get(self.kind)
+        return kind is not None and kind.read_only
+
+    # --- agents: did the switch apply the current generation?
+
+    @property
+    def applied_generation(self):
+        return (self.actual_status or {}).get("lastAppliedGen")
+
+    @property
+    def applied(self):
+        """For an Agent: True when its switch applied the current generation; None for other kinds."""
+        if self.kind != "Agent" or self.generation is None:
+            return None
+        return self.applied_generation == self.generation
+
+    @property
+    def heartbeat(self):
+        return (self.actual_status or {}).get("lastHeartbeat")
+
+    @property
+    def reboot_required(self):
+        return (self.actual_status or {}).get("rebootRequired")
