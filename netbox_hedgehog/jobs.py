@@ -6,6 +6,7 @@ from netbox.jobs import JobRunner, system_job
 from . import connection, settings
 from .choices import TriggerChoices
 from .kube.errors import KubeFailure
+from .state import InvalidTransition
 
 
 class ConnectionTestJob(JobRunner):
@@ -25,7 +26,11 @@ class ConnectionTestJob(JobRunner):
                 f"next attempt {fabric.next_connection_attempt or 'none'}"
             )
             return
-        connection.begin(fabric, trigger=trigger, job=self.job)
+        try:
+            connection.begin(fabric, trigger=trigger, job=self.job)
+        except InvalidTransition as exc:  # e.g. decommissioned since the test was queued
+            log(f"Not tested: {exc.message}")
+            raise JobFailed(exc.message) from None
         outcome = connection.check(fabric, log)
         if connection.was_interrupted(self.job):
             # The reaper failed the fabric as interrupted meanwhile (and another test may be running).
@@ -43,13 +48,18 @@ class ConnectionTestJob(JobRunner):
 
 @system_job(interval=settings.get("health_check_interval"))
 class FabricHealthCheckJob(JobRunner):
-    """Every health_check_interval minutes: reap stale tests, test connected fabrics, retry failed ones."""
+    """Every health_check_interval minutes: reap stale tests and syncs, test connected fabrics, retry
+    failed ones, and keep the periodic syncs of fabrics with a sync interval scheduled."""
 
     class Meta:
         name = "Hedgehog fabric health check"
 
     def run(self, *args, **kwargs):
+        from .sync.operations import reap_stale_syncs, schedule_periodic_syncs
+
         summary = connection.health_check_round(job=self.job, log=self.logger.info)
+        summary["reaped_syncs"] = reap_stale_syncs(job=self.job, log=self.logger.info)
+        summary["scheduled_syncs"] = schedule_periodic_syncs(log=self.logger.info)
         self.job.data = summary
 
 

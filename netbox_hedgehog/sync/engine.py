@@ -91,20 +91,28 @@ class SyncRun:
     def ingest(self, kind: K.Kind, items: list[dict]):
         if not items:
             return
-        names = [item["metadata"]["name"] for item in items]
-        existing = {
-            r.name: r
-            for r in HedgehogResource.objects.filter(
-                fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace, name__in=names
+        rows = HedgehogResource.objects.filter(
+            fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace
+        )
+        # what is stored of the page's objects: only versions first (cheap), whole rows for the changed
+        versions = dict(
+            rows.filter(name__in=[item["metadata"]["name"] for item in items], actual_spec__isnull=False).values_list(
+                "name", "resource_version"
             )
-        }
+        )
+        changed = [
+            item
+            for item in items
+            if versions.get(item["metadata"]["name"]) != str(item["metadata"].get("resourceVersion", ""))
+        ]
+        self.written["unchanged"] += len(items) - len(changed)
+        if not changed:
+            return
+        existing = {r.name: r for r in rows.filter(name__in=[item["metadata"]["name"] for item in changed])}
         creates, updates = [], []
-        for item in items:
+        for item in changed:
             meta = item.get("metadata") or {}
             row = existing.get(meta["name"])
-            if row is not None and row.resource_version == str(meta.get("resourceVersion", "")) and row.actual_spec is not None:
-                self.written["unchanged"] += 1
-                continue
             if row is None:
                 row = HedgehogResource(
                     fabric=self.fabric,
@@ -124,7 +132,7 @@ class SyncRun:
                 updates.append(row)
             self.observe(row, kind, item)
         if creates:
-            HedgehogResource.objects.bulk_create(creates)
+            copy_insert(creates)
             self.written["created"] += len(creates)
         if updates:
             HedgehogResource.objects.bulk_update(updates, ACTUAL_FIELDS)
@@ -150,22 +158,44 @@ class SyncRun:
         """Rows of this kind the cluster no longer has: missing when NetBox wants them, else gone."""
         rows = HedgehogResource.objects.filter(
             fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace
-        ).exclude(name__in=seen)
-        unwanted = rows.filter(desired_spec__isnull=True)
-        deleted = unwanted.delete()[0]
-        self.written["deleted"] += deleted
-        # wanted but absent: missing (written only when that is news)
-        gone = rows.filter(desired_spec__isnull=False).exclude(sync_state=S.MISSING, actual_spec__isnull=True)
-        changed = gone.update(
-            actual_spec=None,
-            actual_status=None,
-            uid="",
-            resource_version="",
-            generation=None,
-            sync_state=S.MISSING,
-            diff=[],
         )
-        self.written["updated"] += changed
+        # compare names here, not in SQL: a NOT IN of every name seen would be one huge statement
+        unwanted = [pk for pk, name in rows.filter(desired_spec__isnull=True).values_list("pk", "name") if name not in seen]
+        if unwanted:
+            self.written["deleted"] += HedgehogResource.objects.filter(pk__in=unwanted).delete()[0]
+        # wanted but absent: missing (written only when that is news)
+        gone = [
+            pk
+            for pk, name in rows.filter(desired_spec__isnull=False, actual_spec__isnull=False).values_list("pk", "name")
+            if name not in seen
+        ]
+        if gone:
+            self.written["updated"] += HedgehogResource.objects.filter(pk__in=gone).update(
+                actual_spec=None,
+                actual_status=None,
+                uid="",
+                resource_version="",
+                generation=None,
+                sync_state=S.MISSING,
+                diff=[],
+            )
+
+
+def copy_insert(objs):
+    """Insert new rows with PostgreSQL's COPY: the fastest bulk insert (no ids are needed back).
+
+    Values are prepared by each model field exactly as a save would (auto timestamps included).
+    """
+    from django.db import connection
+
+    fields = [f for f in HedgehogResource._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(HedgehogResource._meta.db_table)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
 
 
 def summary(fabric) -> dict:

@@ -165,3 +165,26 @@ def reap_stale_syncs(*, job=None, log=None):
         finally:
             _unlock(fabric)
     return reaped
+
+
+def schedule_periodic_syncs(*, log=None):
+    """Keep one scheduled, repeating sync per fabric with a sync_interval (and none without)."""
+    from core.choices import JobStatusChoices
+
+    from ..jobs import FabricSyncJob
+    from ..models import HedgehogFabric
+
+    log = log or (lambda message: None)
+    scheduled = 0
+    for fabric in HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE)).only("pk", "name", "sync_interval"):
+        jobs = FabricSyncJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=False)
+        jobs.exclude(interval=fabric.sync_interval).delete()
+        if fabric.sync_interval and not jobs.filter(interval=fabric.sync_interval).exists():
+            FabricSyncJob.enqueue(
+                instance=fabric,
+                schedule_at=timezone.now() + timedelta(minutes=fabric.sync_interval),
+                interval=fabric.sync_interval,
+            )
+            scheduled += 1
+            log(f"{fabric}: sync every {fabric.sync_interval} min")
+    return scheduled

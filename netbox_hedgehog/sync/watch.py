@@ -1,0 +1,638 @@
+"""The live watch: cluster changes become resource updates and drift within seconds.
+
+`Watcher` keeps one `FabricWatch` per eligible fabric (planned or active, connected, synced at
+least once) and re-reads the fabric list every `rescan` seconds. A `FabricWatch` has:
+
+- one stream thread per kind the cluster serves (`discover`), each holding a watch of the official
+  client (`watch.Watch().stream(CustomObjectsApi.list_namespaced_custom_object, ...)`) from the
+  last resourceVersion it saw, kept in memory per fabric and kind (`Watcher.versions`); stream
+  threads never touch the database;
+- one applier thread, the only one writing the fabric's resources: it applies the events in batches
+  (the engine's `SyncRun.ingest`, and the same rule as `SyncRun.vanished` for deletions), relists a
+  kind when asked (`SyncRun.read_kind` in a transaction: at start, and after 410 Gone), reports
+  Kubernetes errors through `connection.report_kubernetes_error`, and rolls the resources up with
+  `record_drift(trigger="watch")` after each change. One database connection per fabric.
+
+A watch that ends (the server's timeout) is resumed from the last resourceVersion; an expired one
+(410) is relisted and watched from the list's resourceVersion; a dropped connection is re-opened with
+a short backoff and reported only when it keeps failing; an error meaning the cluster is unusable
+fails the fabric's connection (the shared path) and stops that fabric's watch until it is connected
+again. See docs/watch.md.
+"""
+
+import hashlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, close_old_connections, transaction
+from django.db import connection as db
+from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
+
+from ..choices import ResourceSyncStateChoices as S
+from ..choices import TriggerChoices
+from ..connection import report_kubernetes_error
+from ..kube.client import connect
+from ..kube.errors import classify
+from ..state import machine as m
+from . import engine
+from . import kinds as K
+from .operations import record_drift
+
+log = logging.getLogger("netbox_hedgehog.watch")
+
+# A long-lived stream is dropped now and then (load balancers, API server restarts): reconnect at
+# once, and report through the shared path only after this many failures in a row.
+TRANSIENT = frozenset({"connection_lost", "timeout"})
+# A fabric is watched when it is planned or active, synced at least once and connected; a running
+# watch is kept while the connection is testing (a health check moves connected -> testing -> connected).
+WATCHED_STATUS = (m.PLANNED, m.ACTIVE)
+KEEP_CONNECTION = (m.CONNECTED, m.TESTING)
+CONNECTION_FIELDS = (
+    "kubernetes_server",
+    "kubernetes_token",
+    "kubernetes_ca_cert",
+    "kubernetes_namespace",
+    "kubernetes_verify_tls",
+    "kubernetes_allow_http",
+    "kubeconfig",
+    "kubeconfig_context",
+)
+
+
+def fingerprint(fabric) -> str:
+    """A digest of how the fabric reaches its cluster: a change restarts its watch (never logged)."""
+    text = "\0".join(str(getattr(fabric, name)) for name in CONNECTION_FIELDS)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Options:
+    rescan: float = 30.0  # seconds between re-reads of the fabric list
+    watch_timeout: int = 300  # the server ends each watch after this (timeoutSeconds); resumed at once
+    backoff_base: float = 0.5  # seconds before the first reconnect after a failure
+    backoff_max: float = 15.0
+    max_transient: int = 3  # dropped connections in a row before the shared path hears of it
+    batch_size: int = 500  # events applied in one transaction at most
+    stop_timeout: float = 10.0  # seconds to wait for a fabric's threads when stopping
+
+    def backoff(self, failures: int) -> float:
+        delay = min(self.backoff_max, self.backoff_base * 2 ** max(failures - 1, 0))
+        return delay * (0.8 + 0.4 * random.random())  # noqa: S311 - jitter, not cryptography
+
+
+# --- messages from the stream threads to the applier ---------------------------------------------
+
+
+@dataclass
+class _Event:
+    kind: K.Kind
+    type: str
+    obj: dict
+
+
+@dataclass
+class _Relist:
+    kind: K.Kind
+    reply: Future = field(default_factory=Future)
+
+
+@dataclass
+class _Failure:
+    kind: K.Kind
+    exc: BaseException
+    reply: Future = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class _Stream(threading.Thread):
+    """Watches one kind of one fabric; hands every event to the applier. No database access."""
+
+    def __init__(self, owner: "FabricWatch", kind: K.Kind):
+        super().__init__(name=f"hedgehog-watch-{owner.fabric.pk}-{kind.plural}", daemon=True)
+        self.owner = owner
+        self.kind = kind
+        self.key = (owner.fabric.pk, kind.kind)
+        self.current = None  # the open kubernetes Watch, to interrupt it
+        self.relist_requested = False
+
+    @property
+    def label(self):
+        return f"{self.owner.fabric.name}: {self.kind.kind}"
+
+    def interrupt(self):
+        """Unblock the stream (shut its socket down); the loop then sees why (stop or relist)."""
+        current = self.current
+        if current is not None:
+            current.stop()
+
+    def relist(self):
+        self.relist_requested = True
+        self.interrupt()
+
+    def run(self):
+        owner, opts, versions = self.owner, self.owner.options, self.owner.versions
+        failures = expired = 0
+        try:
+            with connect(owner.fabric) as access:
+                custom = k8s.CustomObjectsApi(access.api)
+                while not owner.stopping.is_set():
+                    try:
+                        if versions.get(self.key) is None or self.relist_requested:
+                            self.relist_requested = False
+                            listed = owner.ask(_Relist(self.kind))
+                            if listed is None:
+                                break  # stopping
+                            versions[self.key] = listed
+                        since = versions[self.key]
+                        self.current = k8s_watch.Watch()
+                        if owner.stopping.is_set():
+                            break
+                        log.debug("%s: watching from resourceVersion %s", self.label, since)
+                        opened, events = time.monotonic(), 0
+                        for event in self.current.stream(
+                            custom.list_namespaced_custom_object,
+                            self.kind.group,
+                            self.kind.version,
+                            access.namespace,
+                            self.kind.plural,
+                            resource_version=since,
+                            allow_watch_bookmarks=True,
+                            timeout_seconds=opts.watch_timeout,
+                            _request_timeout=(access.timeout[0], opts.watch_timeout + access.timeout[1]),
+                        ):
+                            failures = expired = 0
+                            events += 1
+                            self.handle(event)
+                        failures = 0  # the server's timeout ended it: resume from the last version
+                        if not events and time.monotonic() - opened < 1 and not self.relist_requested:
+                            # ended at once with nothing: do not spin on a server or proxy doing that
+                            if owner.stopping.wait(opts.backoff_base):
+                                break
+                    except Exception as exc:  # noqa: BLE001 - classified; reported or retried
+                        if owner.stopping.is_set():
+                            break
+                        if self.relist_requested:
+                            continue
+                        if isinstance(exc, k8s.ApiException) and exc.status == 410:
+                            expired += 1
+                            log.info(
+                                "%s: resourceVersion %s expired (410 Gone): listing again",
+                                self.label,
+                                versions.get(self.key),
+                            )
+                            versions[self.key] = None
+                            if expired > 1 and owner.stopping.wait(opts.backoff(expired - 1)):
+                                break
+                            continue
+                        failures += 1
+                        failure = classify(exc, server=access.server, timeout=access.timeout)
+                        delay = opts.backoff(failures)
+                        if failure.code in TRANSIENT and failures <= opts.max_transient:
+                            log.info(
+                                "%s: watch interrupted [%s]; reconnecting in %.1f s",
+                                self.label,
+                                failure.code,
+                                delay,
+                            )
+                        else:
+                            log.warning(
+                                "%s: watch failed [%s] %s; retrying in %.1f s",
+                                self.label,
+                                failure.code,
+                                failure.message,
+                                delay,
+                            )
+                            try:
+                                owner.ask(_Failure(self.kind, exc))
+                            except Exception:  # noqa: BLE001 - e.g. the database is down: retried later
+                                log.exception("%s: the error could not be recorded", self.label)
+                        if owner.stopping.wait(delay):
+                            break
+                    finally:
+                        self.current = None
+        except Exception:  # noqa: BLE001 - a thread must not die silently
+            log.exception("%s: the watch stopped on an unexpected error", self.label)
+        finally:
+            db.close()  # in case anything here opened one
+
+    def handle(self, event):
+        kind_of_event = event.get("type")
+        obj = event.get("raw_object") or {}
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
+            self.owner.queue.put(_Event(self.kind, kind_of_event, obj))
+            self.owner.touch()
+            log.debug("%s: %s %s", self.label, kind_of_event, (obj.get("metadata") or {}).get("name"))
+        elif kind_of_event != "BOOKMARK":
+            log.debug("%s: ignored event %s", self.label, kind_of_event)
+        if version:
+            self.owner.versions[self.key] = str(version)
+
+
+class FabricWatch:
+    """The watch of one fabric: stream threads per kind and one applier thread (see the module)."""
+
+    def __init__(self, fabric, *, versions: dict, options: Options, touch=lambda: None):
+        self.fabric = fabric
+        self.fingerprint = fingerprint(fabric)
+        self.versions = versions
+        self.options = options
+        self.touch = touch
+        self.queue = queue.Queue()
+        self.stopping = threading.Event()
+        self.streams: list[_Stream] = []
+        self.stats = {"events": 0, "relists": 0, "errors": 0}
+        self.stopped_reason = ""
+        self.applier = threading.Thread(target=self._run, name=f"hedgehog-watch-{fabric.pk}", daemon=True)
+
+    def start(self):
+        self.applier.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.applier.is_alive()
+
+    def stop(self, reason="stopped"):
+        """Stop every thread of this fabric and wait for them (bounded by options.stop_timeout)."""
+        if not self.stopping.is_set():
+            self.stopped_reason = reason
+        self.stopping.set()
+        self.queue.put(_STOP)
+        if self.applier.is_alive():
+            self.applier.join(self.options.stop_timeout + 1)  # it stops its streams on its way out
+        left = [t.name for t in [*self.streams, self.applier] if t.is_alive()]
+        if left:
+            log.warning(
+                "%s: threads still running after %.0f s: %s",
+                self.fabric.name,
+                self.options.stop_timeout,
+                left,
+            )
+
+    def ask(self, message):
+        """Hand a message to the applier and wait for its answer; None when stopping meanwhile."""
+        self.queue.put(message)
+        while True:
+            try:
+                return message.reply.result(timeout=0.2)
+            except TimeoutError:
+                if self.stopping.is_set() or not self.applier.is_alive():
+                    return None
+
+    # --- the applier thread --------------------------------------------------------------------
+
+    def _run(self):
+        name = self.fabric.name
+        try:
+            with connect(self.fabric) as access:
+                self.access = access
+                log.info("%s: watch starting (%s)", name, access.summary)
+                served = self._discover()
+                if served is None or self.stopping.is_set():
+                    return
+                log.info("%s: watching %s", name, ", ".join(k.kind for k in served))
+                self.streams = [_Stream(self, kind) for kind in served]
+                for stream in self.streams:
+                    stream.start()
+                self._consume()
+        except Exception as exc:  # noqa: BLE001 - logged; the watcher restarts the fabric at its next scan
+            failure = classify(exc)
+            self.stopped_reason = f"[{failure.code}] {failure.message}"
+            log.error("%s: watch stopped: %s", name, self.stopped_reason)
+        finally:
+            self.stopping.set()
+            for message in self._drain():
+                if isinstance(message, (_Relist, _Failure)):
+                    message.reply.cancel()
+            deadline = time.monotonic() + self.options.stop_timeout
+            for stream in self.streams:
+                while stream.is_alive() and time.monotonic() < deadline:
+                    stream.interrupt()  # repeated: a watch may be between its request and its first read
+                    stream.join(0.1)
+            db.close()
+            log.info("%s: watch stopped (%s)", name, self.stopped_reason or "stopped")
+
+    def _discover(self):
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                return engine.discover(self.access)
+            except Exception as exc:  # noqa: BLE001 - the shared path decides what it means
+                failures += 1
+                failure = self._report(exc)
+                delay = self.options.backoff(failures)
+                log.warning("%s: discovery failed [%s] %s", self.fabric.name, failure.code, failure.message)
+                if self.stopping.wait(delay):
+                    return None
+        return None
+
+    def _drain(self):
+        items = []
+        while True:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _consume(self):
+        while not self.stopping.is_set():
+            try:
+                first = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.options.batch_size:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            events = []
+            for message in batch:
+                if message is _STOP:
+                    return
+                if isinstance(message, _Event):
+                    events.append(message)
+                    continue
+                if events:
+                    self._apply(events)
+                    events = []
+                if isinstance(message, _Relist):
+                    self._answer(message, self._relist, message.kind)
+                elif isinstance(message, _Failure):
+                    self._answer(message, self._report, message.exc)
+                if self.stopping.is_set():
+                    return
+            if events:
+                self._apply(events)
+
+    @staticmethod
+    def _answer(message, fn, *args):
+        try:
+            message.reply.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to the stream thread that asked
+            message.reply.set_exception(exc)
+
+    def _report(self, exc):
+        """The shared path for a Kubernetes error; stops this watch when the fabric lost its connection."""
+        self.stats["errors"] += 1
+        close_old_connections()
+        self.fabric.refresh_from_db()
+        failure = report_kubernetes_error(self.fabric, exc)
+        self.fabric.refresh_from_db()
+        if self.fabric.connection_status not in KEEP_CONNECTION:
+            reason = f"connection {self.fabric.connection_status} after [{failure.code}] {failure.message}"
+            log.warning(
+                "%s: %s; the watch waits until the fabric is connected again", self.fabric.name, reason
+            )
+            self.stopped_reason = reason
+            self.stopping.set()
+        return failure
+
+    def _relist(self, kind: K.Kind) -> str:
+        """Read the kind again (consistent, in a transaction) and return where to watch from."""
+        custom = k8s.CustomObjectsApi(self.access.api)
+        # Watching from a version taken before the list replays what the list already saw, which
+        # changes nothing; taken after, it could miss a change made in between.
+        head = custom.list_namespaced_custom_object(
+            kind.group,
+            kind.version,
+            self.access.namespace,
+            kind.plural,
+            limit=1,
+            _request_timeout=self.access.timeout,
+        )
+        since = str((head.get("metadata") or {}).get("resourceVersion") or "")
+        if not since:
+            raise ValueError(f"the list of {kind.plural} has no resourceVersion")
+        close_old_connections()
+        with transaction.atomic():
+            run = engine.SyncRun(
+                self.fabric, self.access, adopt=False, log=lambda message: log.debug(message)
+            )
+            count = run.read_kind(kind)
+        self.stats["relists"] += 1
+        changed = {k: n for k, n in run.written.items() if n and k != "unchanged"}
+        log.info(
+            "%s: %s listed, %d in the cluster%s; watching from resourceVersion %s",
+            self.fabric.name,
+            kind.kind,
+            count,
+            f" ({', '.join(f'{n} {k}' for k, n in changed.items())})" if changed else "",
+            since,
+        )
+        if changed:
+            record_drift(self.fabric, trigger=TriggerChoices.WATCH)
+        self.touch()
+        return since
+
+    def _apply(self, events: list[_Event]):
+        """Apply events in one transaction (the last one per object wins), then roll up the fabric."""
+        latest = {}
+        for event in events:
+            name = (event.obj.get("metadata") or {}).get("name")
+            if name:
+                latest[(event.kind.kind, name)] = event
+        upserts, deletes = defaultdict(list), defaultdict(list)
+        for (_, name), event in latest.items():
+            if event.type == "DELETED":
+                deletes[event.kind].append(name)
+            else:
+                upserts[event.kind].append(event.obj)
+        for attempt in (1, 2):
+            close_old_connections()
+            try:
+                with transaction.atomic():
+                    run = engine.SyncRun(self.fabric, self.access, adopt=False)
+                    for kind, items in upserts.items():
+                        run.ingest(kind, items)
+                    for kind, names in deletes.items():
+                        self._deleted(kind, names, run.written)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    self._failed_batch(latest)
+                    return
+                # a sync created one of these rows meanwhile: read again and update it instead
+            except Exception:  # noqa: BLE001 - the events are lost: relist what they were about
+                self._failed_batch(latest)
+                return
+        self.stats["events"] += len(events)
+        written = {k: n for k, n in run.written.items() if n}
+        log.info(
+            "%s: %d event(s): %s",
+            self.fabric.name,
+            len(events),
+            ", ".join(f"{e.type.lower()} {e.kind.kind} {n}" for (_, n), e in list(latest.items())[:10])
+            + (f" and {len(latest) - 10} more" if len(latest) > 10 else ""),
+        )
+        log.debug("%s: written %s", self.fabric.name, written)
+        if any(n for k, n in run.written.items() if k != "unchanged"):
+            counts = record_drift(self.fabric, trigger=TriggerChoices.WATCH)
+            log.debug("%s: resources %s; fabric %s", self.fabric.name, counts, self.fabric.sync_status)
+        self.touch()
+
+    def _failed_batch(self, latest):
+        log.exception(
+            "%s: could not record %d change(s); listing their kinds again", self.fabric.name, len(latest)
+        )
+        for kind in {e.kind.kind for e in latest.values()}:
+            for stream in self.streams:
+                if stream.kind.kind == kind:
+                    stream.relist()
+
+    def _deleted(self, kind: K.Kind, names: list[str], written: dict):
+        """As SyncRun.vanished for named objects: missing when NetBox wants them, else the row goes."""
+        from ..models import HedgehogResource
+
+        rows = HedgehogResource.objects.filter(
+            fabric=self.fabric,
+            api_group=kind.group,
+            kind=kind.kind,
+            namespace=self.access.namespace,
+            name__in=names,
+        )
+        written["deleted"] += rows.filter(desired_spec__isnull=True).delete()[0]
+        written["updated"] += (
+            rows.filter(desired_spec__isnull=False)
+            .exclude(sync_state=S.MISSING, actual_spec__isnull=True)
+            .update(
+                actual_spec=None,
+                actual_status=None,
+                uid="",
+                resource_version="",
+                generation=None,
+                sync_state=S.MISSING,
+                diff=[],
+            )
+        )
+
+
+class Watcher:
+    """Keeps a FabricWatch per eligible fabric; re-reads the fabric list every `options.rescan` s.
+
+    `run()` blocks in the calling thread until `stop()` (or `idle`/`duration` elapse); `start()`
+    runs it in a thread of its own (and `with Watcher() as w:` stops it on leaving). Resource
+    versions are kept in `versions` across restarts of a fabric's watch and of the Watcher.
+    """
+
+    def __init__(self, options: Options | None = None, *, fabric_names=None, **overrides):
+        self.options = options or Options(**overrides)
+        self.fabric_names = set(fabric_names or ())
+        self.versions: dict[tuple[int, str], str | None] = {}
+        self.watches: dict[int, FabricWatch] = {}
+        self.last_activity = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def touch(self):
+        self.last_activity = time.monotonic()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def run(self, *, idle: float | None = None, duration: float | None = None):
+        """Watch until stop() is called, nothing happened for `idle` s, or `duration` s passed."""
+        self._stop.clear()
+        started = time.monotonic()
+        self.touch()
+        next_scan = 0.0
+        log.info("watch started (rescan every %g s)", self.options.rescan)
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_scan:
+                    try:
+                        self.scan()
+                    except Exception:  # noqa: BLE001 - the database may come back: scan again later
+                        log.exception("reading the fabrics failed")
+                        db.close()
+                    next_scan = time.monotonic() + self.options.rescan
+                if duration is not None and now - started >= duration:
+                    break
+                if idle is not None and now - self.last_activity >= idle:
+                    log.info("nothing happened for %g s: exiting", idle)
+                    break
+                self._stop.wait(0.2)
+        finally:
+            self.shutdown()
+            db.close()
+            log.info("watch stopped")
+
+    def run_for(self, seconds: float):
+        self.run(duration=seconds)
+
+    def start(self):
+        """Run in a thread of its own (stop() ends it)."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="hedgehog-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def request_stop(self):
+        """Ask run() to end (safe in a signal handler)."""
+        self._stop.set()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(self.options.stop_timeout * 2 + 5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def shutdown(self):
+        for pk, fabric_watch in list(self.watches.items()):
+            fabric_watch.stop("watcher stopping")
+            del self.watches[pk]
+
+    # --- fabrics ---------------------------------------------------------------------------------
+
+    def scan(self):
+        """Start watches for fabrics that became eligible, stop those that no longer are."""
+        from ..models import HedgehogFabric
+
+        close_old_connections()
+        fabrics = HedgehogFabric.objects.filter(status__in=WATCHED_STATUS, last_sync__isnull=False)
+        if self.fabric_names:
+            fabrics = fabrics.filter(name__in=self.fabric_names)
+        by_pk = {f.pk: f for f in fabrics}
+        for pk, fabric_watch in list(self.watches.items()):
+            fabric = by_pk.get(pk)
+            if fabric is None or fabric.connection_status not in KEEP_CONNECTION:
+                why = "not eligible any more" if fabric is None else f"connection {fabric.connection_status}"
+                log.info("%s: %s: stopping its watch", fabric_watch.fabric.name, why)
+                fabric_watch.stop(why)
+                del self.watches[pk]
+            elif fingerprint(fabric) != fabric_watch.fingerprint:
+                log.info("%s: connection settings changed: restarting its watch", fabric.name)
+                fabric_watch.stop("connection settings changed")
+                del self.watches[pk]
+                self._forget(pk)
+            elif not fabric_watch.alive:
+                del self.watches[pk]  # it stopped by itself; started again below if it may
+        for pk, fabric in by_pk.items():
+            if pk in self.watches or fabric.connection_status != m.CONNECTED:
+                continue
+            self.watches[pk] = FabricWatch(
+                fabric, versions=self.versions, options=self.options, touch=self.touch
+            ).start()
+            self.touch()
+
+    def _forget(self, pk):
+        for key in [k for k in self.versions if k[0] == pk]:
+            del self.versions[key]
