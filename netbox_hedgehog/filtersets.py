@@ -9,14 +9,16 @@ from .choices import (
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
+    ResourceSyncStateChoices,
     StateFieldChoices,
     SyncStatusChoices,
     TriggerChoices,
 )
-from .models import HedgehogFabric, StateTransition
+from .models import HedgehogFabric, HedgehogResource, StateTransition
 from .state import machine
+from .sync import kinds
 
-__all__ = ("HedgehogFabricFilterSet", "StateTransitionFilterSet")
+__all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransitionFilterSet")
 
 
 def required_action_q(actions):
@@ -109,3 +111,41 @@ class StateTransitionFilterSet(BaseFilterSet):
         return queryset.filter(
             Q(fabric__name__icontains=value) | Q(reason__icontains=value) | Q(new__iexact=value)
         )
+
+
+@register_filterset
+class HedgehogResourceFilterSet(NetBoxModelFilterSet):
+    fabric_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=HedgehogFabric.objects.all(), distinct=False, label=_("Fabric (ID)")
+    )
+    fabric = django_filters.ModelMultipleChoiceFilter(
+        field_name="fabric__name",
+        queryset=HedgehogFabric.objects.all(),
+        to_field_name="name",
+        distinct=False,
+        label=_("Fabric (name)"),
+    )
+    kind = django_filters.MultipleChoiceFilter(choices=[(k.kind, k.kind) for k in kinds.ALL], distinct=False)
+    sync_state = django_filters.MultipleChoiceFilter(choices=ResourceSyncStateChoices, distinct=False)
+
+    class Meta:
+        model = HedgehogResource
+        fields = (
+            "id",
+            "api_group",
+            "api_version",
+            "plural",
+            "namespace",
+            "name",
+            "uid",
+            "resource_version",
+            "generation",
+            "first_seen",
+            "last_seen",
+            "sync_error",
+        )
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(kind__iexact=value) | Q(sync_error__icontains=value))

@@ -28,6 +28,11 @@ menu = PluginMenu(
                     ),
                 ),
                 PluginMenuItem(
+                    link="plugins:netbox_hedgehog:hedgehogresource_list",
+                    link_text=_("Resources"),
+                    permissions=["netbox_hedgehog.view_hedgehogresource"],
+                ),
+                PluginMenuItem(
                     link="plugins:netbox_hedgehog:statetransition_list",
                     link_text=_("State transitions"),
                     permissions=["netbox_hedgehog.view_statetransition"],

@@ -2,9 +2,9 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
-from .models import HedgehogFabric, StateTransition
+from .models import HedgehogFabric, HedgehogResource, StateTransition
 
-__all__ = ("HedgehogFabricTable", "StateTransitionTable")
+__all__ = ("HedgehogFabricTable", "HedgehogResourceTable", "StateTransitionTable")
 
 
 class HedgehogFabricTable(NetBoxTable):
@@ -84,3 +84,28 @@ class StateTransitionTable(NetBoxTable):
             "job",
         )
         default_columns = ("time", "fabric", "field", "previous", "new", "trigger", "reason", "user")
+
+
+class HedgehogResourceTable(NetBoxTable):
+    name = tables.Column(verbose_name=_("Name"), linkify=True)
+    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True)
+    kind = tables.Column(verbose_name=_("Kind"))
+    sync_state = columns.ChoiceFieldColumn(verbose_name=_("Sync state"))
+    differences = tables.Column(
+        verbose_name=_("Differences"), accessor="diff", orderable=False, empty_values=()
+    )
+    applied = columns.BooleanColumn(verbose_name=_("Applied"), orderable=False)
+    last_seen = columns.DateTimeColumn(verbose_name=_("Last seen"), timespec="minutes")
+    tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:hedgehogresource_list")
+
+    class Meta(NetBoxTable.Meta):
+        model = HedgehogResource
+        fields = (
+            "pk", "id", "fabric", "api_group", "api_version", "kind", "namespace", "name", "sync_state",
+            "differences", "applied", "generation", "resource_version", "uid", "first_seen", "last_seen",
+            "sync_error", "tags", "created", "last_updated", "actions",
+        )
+        default_columns = ("pk", "fabric", "kind", "namespace", "name", "sync_state", "differences", "last_seen")
+
+    def render_differences(self, value):
+        return len(value or []) or "—"

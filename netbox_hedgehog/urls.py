@@ -1,12 +1,14 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
-from . import views  # noqa: F401  (registers the model views)
+from . import resource_views, views  # noqa: F401  (registers the model views)
 
 app_name = "netbox_hedgehog"
 urlpatterns = (
     path("fabrics/", include(get_model_urls("netbox_hedgehog", "hedgehogfabric", detail=False))),
     path("fabrics/<int:pk>/", include(get_model_urls("netbox_hedgehog", "hedgehogfabric"))),
+    path("resources/", include(get_model_urls("netbox_hedgehog", "hedgehogresource", detail=False))),
+    path("resources/<int:pk>/", include(get_model_urls("netbox_hedgehog", "hedgehogresource"))),
     path("state-transitions/", include(get_model_urls("netbox_hedgehog", "statetransition", detail=False))),
     path("state-transitions/<int:pk>/", include(get_model_urls("netbox_hedgehog", "statetransition"))),
 )

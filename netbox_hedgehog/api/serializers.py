@@ -9,17 +9,20 @@ from ..choices import (
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
+    ResourceSyncStateChoices,
     StateFieldChoices,
     SyncStatusChoices,
     TriggerChoices,
 )
 from ..credentials import encrypt
-from ..models import HedgehogFabric, StateTransition
+from ..models import HedgehogFabric, HedgehogResource, StateTransition
 from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..state import machine
+from ..sync import kinds
 
 __all__ = (
     "HedgehogFabricSerializer",
+    "HedgehogResourceSerializer",
     "StateTransitionSerializer",
     "TransitionRefused",
     "TransitionRequestSerializer",
@@ -148,6 +151,8 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
         return bool(obj.kubeconfig)
 
     def validate(self, data):
+        if self.nested:
+            return super().validate(data)  # a reference to a fabric from another object
         errors = {
             name: SET_BY.get(name, DEFAULT_SET_BY)
             for name in STATE_OWNED_FIELDS
@@ -263,3 +268,52 @@ class TransitionRequestSerializer(serializers.Serializer):
                 )
             )
         return value
+
+
+IDENTITY = ("fabric", "kind", "namespace", "name")
+
+
+class HedgehogResourceSerializer(NetBoxModelSerializer):
+    fabric = HedgehogFabricSerializer(nested=True)
+    kind = serializers.ChoiceField(choices=[k.kind for k in kinds.ALL])
+    sync_state = ChoiceField(choices=ResourceSyncStateChoices, read_only=True)
+    desired_spec = serializers.JSONField(required=False, allow_null=True)
+    desired_labels = serializers.JSONField(required=False)
+    applied = serializers.BooleanField(read_only=True, allow_null=True)
+    read_only = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = HedgehogResource
+        fields = (
+            "id", "url", "display_url", "display", "fabric", "api_group", "api_version", "kind", "plural",
+            "namespace", "name", "sync_state", "desired_spec", "desired_labels", "actual_spec", "actual_labels",
+            "actual_annotations", "actual_status", "diff", "sync_error", "uid", "resource_version", "generation",
+            "applied", "read_only", "first_seen", "last_seen", "tags", "custom_fields", "created", "last_updated",
+        )
+        read_only_fields = (
+            "api_group", "api_version", "plural", "actual_spec", "actual_labels", "actual_annotations",
+            "actual_status", "diff", "sync_error", "uid", "resource_version", "generation", "first_seen", "last_seen",
+        )
+        brief_fields = ("id", "url", "display", "kind", "namespace", "name", "sync_state")
+
+    def validate(self, data):
+        if self.instance is not None:
+            changed = [f for f in IDENTITY if f in data and data[f] != getattr(self.instance, f)]
+            if changed:
+                raise serializers.ValidationError(
+                    {f: _("A resource's identity cannot change; create another resource.") for f in changed}
+                )
+        kind = kinds.BY_KIND.get(data.get("kind") or getattr(self.instance, "kind", None))
+        if kind is not None:
+            # derived from the kind, before the model's validation sees the instance
+            data.update(api_group=kind.group, api_version=kind.version, plural=kind.plural)
+        spec = data.get("desired_spec")
+        if spec is not None and not isinstance(spec, dict):
+            raise serializers.ValidationError({"desired_spec": _("Give an object (a mapping), not a list or a value.")})
+        labels = data.get("desired_labels")
+        if labels is not None and not (
+            isinstance(labels, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+        ):
+            raise serializers.ValidationError({"desired_labels": _("Labels are an object of text keys and text values.")})
+        return super().validate(data)
+

@@ -1,10 +1,11 @@
 from netbox.api.routers import NetBoxRouter
 
-from . import views
+from . import resource_views, views
 
 router = NetBoxRouter()
 router.APIRootView = views.HedgehogRootView
 router.register("fabrics", views.HedgehogFabricViewSet)
+router.register("resources", resource_views.HedgehogResourceViewSet)
 router.register("state-transitions", views.StateTransitionViewSet)
 
 app_name = "netbox_hedgehog-api"

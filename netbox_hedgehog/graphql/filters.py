@@ -5,7 +5,7 @@ from strawberry_django import DatetimeFilterLookup, StrFilterLookup
 
 from .. import models
 
-__all__ = ("HedgehogFabricFilter", "StateTransitionFilter")
+__all__ = ("HedgehogFabricFilter", "HedgehogResourceFilter", "StateTransitionFilter")
 
 
 @register_filter(models.HedgehogFabric, lookups=True)
@@ -28,3 +28,12 @@ class StateTransitionFilter(BaseModelFilter):
     trigger: StrFilterLookup | None = strawberry_django.filter_field()
     user_id: ID | None = strawberry_django.filter_field()
     time: DatetimeFilterLookup | None = strawberry_django.filter_field()
+
+
+@register_filter(models.HedgehogResource, lookups=True)
+class HedgehogResourceFilter(NetBoxModelFilter):
+    fabric_id: ID | None = strawberry_django.filter_field()
+    kind: StrFilterLookup | None = strawberry_django.filter_field()
+    namespace: StrFilterLookup | None = strawberry_django.filter_field()
+    name: StrFilterLookup | None = strawberry_django.filter_field()
+    sync_state: StrFilterLookup | None = strawberry_django.filter_field()

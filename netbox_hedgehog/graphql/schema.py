@@ -1,13 +1,16 @@
 import strawberry
 import strawberry_django
 
-from .types import HedgehogFabricType, StateTransitionType
+from .types import HedgehogFabricType, HedgehogResourceType, StateTransitionType
 
 
 @strawberry.type(name="Query")
 class HedgehogQuery:
     hedgehog_fabric: HedgehogFabricType = strawberry_django.field()
     hedgehog_fabric_list: list[HedgehogFabricType] = strawberry_django.field()
+
+    hedgehog_resource: HedgehogResourceType = strawberry_django.field()
+    hedgehog_resource_list: list[HedgehogResourceType] = strawberry_django.field()
 
     hedgehog_state_transition: StateTransitionType = strawberry_django.field()
     hedgehog_state_transition_list: list[StateTransitionType] = strawberry_django.field()

@@ -5,12 +5,12 @@ import strawberry_django
 from netbox.graphql.types import BaseObjectType, NetBoxObjectType, register_type
 
 from .. import models
-from .filters import HedgehogFabricFilter, StateTransitionFilter
+from .filters import HedgehogFabricFilter, HedgehogResourceFilter, StateTransitionFilter
 
 if TYPE_CHECKING:
     from users.graphql.types import UserType
 
-__all__ = ("HedgehogFabricType", "StateTransitionType")
+__all__ = ("HedgehogFabricType", "HedgehogResourceType", "StateTransitionType")
 
 # Never the secrets (kubernetes_token, kubeconfig): only whether each is set.
 FABRIC_FIELDS = [
@@ -75,3 +75,21 @@ class StateTransitionType(BaseObjectType):
     @strawberry.field
     def job_id(self) -> int | None:
         return self.job_id
+
+
+@register_type(
+    models.HedgehogResource,
+    fields=[
+        "id", "api_group", "api_version", "kind", "plural", "namespace", "name", "sync_state", "desired_spec",
+        "desired_labels", "actual_spec", "actual_labels", "actual_annotations", "actual_status", "diff",
+        "sync_error", "uid", "resource_version", "generation", "first_seen", "last_seen", "created", "last_updated",
+    ],
+    filters=HedgehogResourceFilter,
+    pagination=True,
+)
+class HedgehogResourceType(NetBoxObjectType):
+    fabric: Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]
+
+    @strawberry_django.field
+    def applied(self) -> bool | None:
+        return self.applied

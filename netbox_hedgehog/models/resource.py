@@ -90,6 +90,26 @@ class HedgehogResource(NetBoxModel):
     def get_absolute_url(self):
         return reverse("plugins:netbox_hedgehog:hedgehogresource", args=[self.pk])
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from ..sync.kinds import BY_KIND
+
+        super().clean()
+        kind = BY_KIND.get(self.kind)
+        if kind is None:
+            raise ValidationError({"kind": f"Unknown kind {self.kind!r}."})
+        if kind.read_only and self.desired_spec is not None:
+            raise ValidationError({"desired_spec": f"{self.kind} is read-only: it reports what a switch did."})
+        # the API group, version and plural follow from the kind
+        self.api_group, self.api_version, self.plural = kind.group, kind.version, kind.plural
+        if self.desired_spec is not None and not isinstance(self.desired_spec, dict):
+            raise ValidationError({"desired_spec": "The desired spec must be an object (a mapping)."})
+        if not isinstance(self.desired_labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.desired_labels.items()
+        ):
+            raise ValidationError({"desired_labels": "Labels must be an object of text keys and text values."})
+
     def save(self, *args, **kwargs):
         """Saving (an edit of the desired spec) compares again and rolls the result up to the fabric."""
         from ..sync.compare import compare

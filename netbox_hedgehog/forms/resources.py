@@ -1,0 +1,87 @@
+import json
+
+import yaml
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from netbox.forms import NetBoxModelFilterSetForm, NetBoxModelForm
+from utilities.forms.fields import DynamicModelChoiceField, DynamicModelMultipleChoiceField, TagFilterField
+from utilities.forms.rendering import FieldSet
+
+from ..choices import ResourceSyncStateChoices
+from ..models import HedgehogFabric, HedgehogResource
+from ..sync import kinds
+
+__all__ = ("HedgehogResourceFilterForm", "HedgehogResourceForm", "ObjectField")
+
+
+class ObjectField(forms.CharField):
+    """A YAML or JSON object (a mapping), edited as text."""
+
+    widget = forms.Textarea(attrs={"rows": 14, "class": "font-monospace"})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return yaml.safe_dump(value, sort_keys=False, default_flow_style=False) if value else ""
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text or not text.strip():
+            return {}
+        try:
+            data = yaml.safe_load(text)  # YAML is a superset of JSON
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = _(" (line {line})").format(line=mark.line + 1) if mark else ""
+            raise forms.ValidationError(_("Not valid YAML or JSON{where}.").format(where=where)) from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError(
+                _("Give an object (a mapping of keys to values), not {type}.").format(type=type(data).__name__)
+            )
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError):
+            raise forms.ValidationError(_("Only JSON values are allowed (no dates or binary data).")) from None
+        return data
+
+
+class HedgehogResourceForm(NetBoxModelForm):
+    """Add a resource NetBox wants in the cluster, or edit what NetBox wants of one (its desired state)."""
+
+    fabric = DynamicModelChoiceField(label=_("Fabric"), queryset=HedgehogFabric.objects.all())
+    kind = forms.ChoiceField(label=_("Kind"), choices=[(k.kind, k.kind) for k in kinds.MANAGED])
+    desired_spec = ObjectField(label=_("Desired spec"), required=False, help_text=_("YAML or JSON object"))
+    desired_labels = ObjectField(
+        label=_("Desired labels"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "font-monospace"}),
+        help_text=_("YAML or JSON object of label: value"),
+    )
+
+    fieldsets = (
+        FieldSet("fabric", "kind", "namespace", "name", name=_("Resource")),
+        FieldSet("desired_spec", "desired_labels", "tags", name=_("Desired state")),
+    )
+
+    class Meta:
+        model = HedgehogResource
+        fields = ("fabric", "kind", "namespace", "name", "desired_spec", "desired_labels", "tags")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in ("fabric", "kind", "namespace", "name"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("A resource's identity cannot change")
+
+
+class HedgehogResourceFilterForm(NetBoxModelFilterSetForm):
+    model = HedgehogResource
+    fieldsets = (
+        FieldSet("q", "filter_id", "tag"),
+        FieldSet("fabric_id", "kind", "sync_state", name=_("Resource")),
+    )
+    fabric_id = DynamicModelMultipleChoiceField(queryset=HedgehogFabric.objects.all(), required=False, label=_("Fabric"))
+    kind = forms.MultipleChoiceField(choices=[(k.kind, k.kind) for k in kinds.ALL], required=False, label=_("Kind"))
+    sync_state = forms.MultipleChoiceField(choices=ResourceSyncStateChoices, required=False, label=_("Sync state"))
+    tag = TagFilterField(model)

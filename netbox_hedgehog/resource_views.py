@@ -1,0 +1,98 @@
+"""Views of Hedgehog resources (list, detail with desired and actual side by side, edit of the desired)."""
+
+import yaml
+from django.utils.translation import gettext_lazy as _
+from extras.ui.panels import TagsPanel
+from netbox.ui import attrs, layout, panels
+from netbox.views import generic
+from utilities.views import register_model_view
+
+from . import filtersets, forms, tables
+from .models import HedgehogResource
+
+
+class ResourcePanel(panels.ObjectAttributesPanel):
+    title = _("Resource")
+    fabric = attrs.RelatedObjectAttr("fabric", linkify=True)
+    kind = attrs.TextAttr("kind")
+    api = attrs.TemplatedAttr("api_group", label=_("API"), template_name="netbox_hedgehog/attrs/api_version.html")
+    namespace = attrs.TextAttr("namespace")
+    name = attrs.TextAttr("name", style="font-monospace", copy_button=True)
+    sync_state = attrs.ChoiceAttr("sync_state", label=_("Sync state"))
+    sync_error = attrs.TextAttr("sync_error", label=_("Error"))
+    generation = attrs.TextAttr("generation")
+    resource_version = attrs.TextAttr("resource_version", label=_("Resource version"))
+    uid = attrs.TextAttr("uid", label=_("UID"), style="font-monospace")
+    first_seen = attrs.DateTimeAttr("first_seen", label=_("First seen"))
+    last_seen = attrs.DateTimeAttr("last_seen", label=_("Last seen"))
+
+
+class AgentPanel(panels.ObjectPanel):
+    """For an Agent: did its switch apply the current generation, its heartbeat, reboot required."""
+
+    template_name = "netbox_hedgehog/panels/agent.html"
+    title = _("Switch agent")
+
+    def should_render(self, context):
+        return context["object"].kind == "Agent"
+
+
+class SpecComparisonPanel(panels.ObjectPanel):
+    """Desired and actual side by side, the differing paths highlighted."""
+
+    template_name = "netbox_hedgehog/panels/spec_comparison.html"
+    title = _("Desired and actual")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        obj = ctx["object"]
+        ctx["desired_yaml"] = _yaml({"metadata": {"labels": obj.desired_labels}, "spec": obj.desired_spec})
+        ctx["actual_yaml"] = _yaml({"metadata": {"labels": obj.actual_labels}, "spec": obj.actual_spec})
+        ctx["differences"] = obj.diff
+        return ctx
+
+
+def _yaml(value):
+    if value.get("spec") is None:
+        return ""
+    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False)
+
+
+@register_model_view(HedgehogResource, "list", path="", detail=False)
+class HedgehogResourceListView(generic.ObjectListView):
+    queryset = HedgehogResource.objects.select_related("fabric").defer(
+        "actual_spec", "desired_spec", "actual_annotations", "actual_labels", "desired_labels"
+    )
+    filterset = filtersets.HedgehogResourceFilterSet
+    filterset_form = forms.HedgehogResourceFilterForm
+    table = tables.HedgehogResourceTable
+
+
+@register_model_view(HedgehogResource)
+class HedgehogResourceView(generic.ObjectView):
+    queryset = HedgehogResource.objects.select_related("fabric")
+    template_name = "generic/object.html"
+    layout = layout.SimpleLayout(
+        left_panels=[ResourcePanel(), TagsPanel()],
+        right_panels=[AgentPanel()],
+        bottom_panels=[SpecComparisonPanel()],
+    )
+
+
+@register_model_view(HedgehogResource, "add", detail=False)
+@register_model_view(HedgehogResource, "edit")
+class HedgehogResourceEditView(generic.ObjectEditView):
+    queryset = HedgehogResource.objects.all()
+    form = forms.HedgehogResourceForm
+
+
+@register_model_view(HedgehogResource, "delete")
+class HedgehogResourceDeleteView(generic.ObjectDeleteView):
+    queryset = HedgehogResource.objects.all()
+
+
+@register_model_view(HedgehogResource, "bulk_delete", path="delete", detail=False)
+class HedgehogResourceBulkDeleteView(generic.BulkDeleteView):
+    queryset = HedgehogResource.objects.all()
+    filterset = filtersets.HedgehogResourceFilterSet
+    table = tables.HedgehogResourceTable
