@@ -60,6 +60,7 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
             "kubernetes_verify_tls",
             "kubernetes_allow_http",
             "kubeconfig_context",
+            "sync_interval",
         )
 
     def search(self, queryset, name, value):

@@ -18,6 +18,7 @@ class HedgehogFabricFilterSetTest(TestCase, ChangeLoggedFilterSetTestMixin):
         "connection_error",
         "sync_error",
         "cluster_info",
+        "sync_summary",
         "kubernetes_token",
         "kubeconfig",
         "kubernetes_ca_cert",
