@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, close_old_connections, transaction
@@ -113,6 +113,11 @@ class _Failure:
 _STOP = object()
 
 
+def _conflict(exc) -> bool:
+    """A unique violation: Django's IntegrityError, or psycopg's own from the engine's COPY."""
+    return isinstance(exc, IntegrityError) or getattr(exc, "sqlstate", None) == "23505"
+
+
 class _Stream(threading.Thread):
     """Watches one kind of one fabric; hands every event to the applier. No database access."""
 
@@ -121,12 +126,11 @@ class _Stream(threading.Thread):
         self.owner = owner
         self.kind = kind
         self.key = (owner.fabric.pk, kind.kind)
+        self.label = f"{owner.fabric.name}: {kind.kind}"
         self.current = None  # the open kubernetes Watch, to interrupt it
         self.relist_requested = False
-
-    @property
-    def label(self):
-        return f"{self.owner.fabric.name}: {self.kind.kind}"
+        self.failures = 0  # failures in a row
+        self.expired = 0  # 410s in a row
 
     def interrupt(self):
         """Unblock the stream (shut its socket down); the loop then sees why (stop or relist)."""
@@ -139,90 +143,93 @@ class _Stream(threading.Thread):
         self.interrupt()
 
     def run(self):
-        owner, opts, versions = self.owner, self.owner.options, self.owner.versions
-        failures = expired = 0
+        stopping = self.owner.stopping
         try:
-            with connect(owner.fabric) as access:
+            with connect(self.owner.fabric) as access:
                 custom = k8s.CustomObjectsApi(access.api)
-                while not owner.stopping.is_set():
+                while not stopping.is_set():
                     try:
-                        if versions.get(self.key) is None or self.relist_requested:
-                            self.relist_requested = False
-                            listed = owner.ask(_Relist(self.kind))
-                            if listed is None:
-                                break  # stopping
-                            versions[self.key] = listed
-                        since = versions[self.key]
-                        self.current = k8s_watch.Watch()
-                        if owner.stopping.is_set():
+                        delay = self.watch_once(access, custom)
+                    except Exception as exc:  # noqa: BLE001 - classified: relisted, retried or reported
+                        if stopping.is_set():
                             break
-                        log.debug("%s: watching from resourceVersion %s", self.label, since)
-                        opened, events = time.monotonic(), 0
-                        for event in self.current.stream(
-                            custom.list_namespaced_custom_object,
-                            self.kind.group,
-                            self.kind.version,
-                            access.namespace,
-                            self.kind.plural,
-                            resource_version=since,
-                            allow_watch_bookmarks=True,
-                            timeout_seconds=opts.watch_timeout,
-                            _request_timeout=(access.timeout[0], opts.watch_timeout + access.timeout[1]),
-                        ):
-                            failures = expired = 0
-                            events += 1
-                            self.handle(event)
-                        failures = 0  # the server's timeout ended it: resume from the last version
-                        if not events and time.monotonic() - opened < 1 and not self.relist_requested:
-                            # ended at once with nothing: do not spin on a server or proxy doing that
-                            if owner.stopping.wait(opts.backoff_base):
-                                break
-                    except Exception as exc:  # noqa: BLE001 - classified; reported or retried
-                        if owner.stopping.is_set():
-                            break
-                        if self.relist_requested:
-                            continue
-                        if isinstance(exc, k8s.ApiException) and exc.status == 410:
-                            expired += 1
-                            log.info(
-                                "%s: resourceVersion %s expired (410 Gone): listing again",
-                                self.label,
-                                versions.get(self.key),
-                            )
-                            versions[self.key] = None
-                            if expired > 1 and owner.stopping.wait(opts.backoff(expired - 1)):
-                                break
-                            continue
-                        failures += 1
-                        failure = classify(exc, server=access.server, timeout=access.timeout)
-                        delay = opts.backoff(failures)
-                        if failure.code in TRANSIENT and failures <= opts.max_transient:
-                            log.info(
-                                "%s: watch interrupted [%s]; reconnecting in %.1f s",
-                                self.label,
-                                failure.code,
-                                delay,
-                            )
-                        else:
-                            log.warning(
-                                "%s: watch failed [%s] %s; retrying in %.1f s",
-                                self.label,
-                                failure.code,
-                                failure.message,
-                                delay,
-                            )
-                            try:
-                                owner.ask(_Failure(self.kind, exc))
-                            except Exception:  # noqa: BLE001 - e.g. the database is down: retried later
-                                log.exception("%s: the error could not be recorded", self.label)
-                        if owner.stopping.wait(delay):
-                            break
+                        delay = self.failed(exc, access)
                     finally:
                         self.current = None
-        except Exception:  # noqa: BLE001 - a thread must not die silently
-            log.exception("%s: the watch stopped on an unexpected error", self.label)
+                    if delay and stopping.wait(delay):
+                        break
+        except Exception as exc:  # noqa: BLE001 - a thread must not die silently (no traceback: no secrets)
+            log.error(
+                "%s: the watch stopped on an unexpected error [%s] %s",
+                self.label,
+                classify(exc).code,
+                type(exc).__name__,
+            )
         finally:
             db.close()  # in case anything here opened one
+
+    def watch_once(self, access, custom) -> float:
+        """(Relist if needed, then) one watch request until the server ends it; the delay before the next."""
+        owner, opts, versions = self.owner, self.owner.options, self.owner.versions
+        if versions.get(self.key) is None or self.relist_requested:
+            self.relist_requested = False
+            listed = owner.ask(_Relist(self.kind))
+            if listed is None:
+                return 0  # stopping
+            versions[self.key] = listed
+        since = versions[self.key]
+        self.current = k8s_watch.Watch()
+        if owner.stopping.is_set():
+            return 0
+        log.debug("%s: watching from resourceVersion %s", self.label, since)
+        opened, events = time.monotonic(), 0
+        for event in self.current.stream(
+            custom.list_namespaced_custom_object,
+            self.kind.group,
+            self.kind.version,
+            access.namespace,
+            self.kind.plural,
+            resource_version=since,
+            allow_watch_bookmarks=True,
+            timeout_seconds=opts.watch_timeout,
+            _request_timeout=(access.timeout[0], opts.watch_timeout + access.timeout[1]),
+        ):
+            self.failures = self.expired = 0
+            events += 1
+            self.handle(event)
+        # The server's timeout (or a restart) ended it: resume from the last version at once, unless
+        # it ended at once with nothing (do not spin on a server or proxy doing that).
+        self.failures = 0
+        quick = not events and time.monotonic() - opened < 1 and not self.relist_requested
+        return opts.backoff_base if quick else 0
+
+    def failed(self, exc, access) -> float:
+        """What to do after a failed relist or watch: the delay before trying again."""
+        opts, versions = self.owner.options, self.owner.versions
+        if self.relist_requested:
+            return 0
+        if isinstance(exc, k8s.ApiException) and exc.status == 410:
+            self.expired += 1
+            log.info(
+                "%s: resourceVersion %s expired (410 Gone): listing again", self.label, versions.get(self.key)
+            )
+            versions[self.key] = None
+            return opts.backoff(self.expired - 1) if self.expired > 1 else 0
+        self.failures += 1
+        failure = classify(exc, server=access.server, timeout=access.timeout)
+        delay = opts.backoff(self.failures)
+        if failure.code in TRANSIENT and self.failures <= opts.max_transient:
+            log.info("%s: watch interrupted [%s]; reconnecting in %.1f s", self.label, failure.code, delay)
+            return delay
+        # only the code here: the message is logged from the shared path's answer (secrets redacted)
+        log.info("%s: watch failed [%s]", self.label, failure.code)
+        try:
+            self.owner.ask(_Failure(self.kind, exc))  # the shared path; may stop this fabric's watch
+        except Exception as error:  # noqa: BLE001 - e.g. the database is down: tried again later
+            log.error("%s: the error could not be recorded (%s)", self.label, type(error).__name__)
+        if not self.owner.stopping.is_set():
+            log.info("%s: retrying in %.1f s", self.label, delay)
+        return delay
 
     def handle(self, event):
         kind_of_event = event.get("type")
@@ -252,6 +259,7 @@ class FabricWatch:
         self.streams: list[_Stream] = []
         self.stats = {"events": 0, "relists": 0, "errors": 0}
         self.stopped_reason = ""
+        self.last_failure = ""  # the code last reported, to log a failure once rather than per kind
         self.applier = threading.Thread(target=self._run, name=f"hedgehog-watch-{fabric.pk}", daemon=True)
 
     def start(self):
@@ -285,6 +293,8 @@ class FabricWatch:
         while True:
             try:
                 return message.reply.result(timeout=0.2)
+            except CancelledError:
+                return None  # the applier stopped
             except TimeoutError:
                 if self.stopping.is_set() or not self.applier.is_alive():
                     return None
@@ -306,8 +316,7 @@ class FabricWatch:
                     stream.start()
                 self._consume()
         except Exception as exc:  # noqa: BLE001 - logged; the watcher restarts the fabric at its next scan
-            failure = classify(exc)
-            self.stopped_reason = f"[{failure.code}] {failure.message}"
+            self.stopped_reason = self._describe(exc)
             log.error("%s: watch stopped: %s", name, self.stopped_reason)
         finally:
             self.stopping.set()
@@ -322,6 +331,14 @@ class FabricWatch:
             db.close()
             log.info("%s: watch stopped (%s)", name, self.stopped_reason or "stopped")
 
+    def _describe(self, exc) -> str:
+        """An error said by the shared path (which redacts secrets); only its code if that fails too."""
+        try:
+            failure = report_kubernetes_error(self.fabric, exc)
+        except Exception:  # noqa: BLE001 - e.g. the database is down
+            return f"[{classify(exc).code}] {type(exc).__name__}"
+        return f"[{failure.code}] {failure.message}"
+
     def _discover(self):
         failures = 0
         while not self.stopping.is_set():
@@ -331,7 +348,9 @@ class FabricWatch:
                 failures += 1
                 failure = self._report(exc)
                 delay = self.options.backoff(failures)
-                log.warning("%s: discovery failed [%s] %s", self.fabric.name, failure.code, failure.message)
+                log.info(
+                    "%s: discovery failed [%s]; trying again in %.1f s", self.fabric.name, failure.code, delay
+                )
                 if self.stopping.wait(delay):
                     return None
         return None
@@ -388,6 +407,9 @@ class FabricWatch:
         close_old_connections()
         self.fabric.refresh_from_db()
         failure = report_kubernetes_error(self.fabric, exc)
+        if failure.code != self.last_failure:  # once, not once per kind
+            log.warning("%s: Kubernetes error [%s] %s", self.fabric.name, failure.code, failure.message)
+        self.last_failure = failure.code
         self.fabric.refresh_from_db()
         if self.fabric.connection_status not in KEEP_CONNECTION:
             reason = f"connection {self.fabric.connection_status} after [{failure.code}] {failure.message}"
@@ -421,6 +443,7 @@ class FabricWatch:
             )
             count = run.read_kind(kind)
         self.stats["relists"] += 1
+        self.last_failure = ""
         changed = {k: n for k, n in run.written.items() if n and k != "unchanged"}
         log.info(
             "%s: %s listed, %d in the cluster%s; watching from resourceVersion %s",
@@ -458,15 +481,13 @@ class FabricWatch:
                     for kind, names in deletes.items():
                         self._deleted(kind, names, run.written)
                 break
-            except IntegrityError:
-                if attempt == 2:
-                    self._failed_batch(latest)
-                    return
-                # a sync created one of these rows meanwhile: read again and update it instead
-            except Exception:  # noqa: BLE001 - the events are lost: relist what they were about
-                self._failed_batch(latest)
+            except Exception as exc:  # noqa: BLE001 - retried once, else the kinds are listed again
+                if attempt == 1 and _conflict(exc):
+                    continue  # a sync created one of these rows meanwhile: read again, update it
+                self._failed_batch(latest, exc)
                 return
         self.stats["events"] += len(events)
+        self.last_failure = ""
         written = {k: n for k, n in run.written.items() if n}
         log.info(
             "%s: %d event(s): %s",
@@ -481,9 +502,13 @@ class FabricWatch:
             log.debug("%s: resources %s; fabric %s", self.fabric.name, counts, self.fabric.sync_status)
         self.touch()
 
-    def _failed_batch(self, latest):
-        log.exception(
-            "%s: could not record %d change(s); listing their kinds again", self.fabric.name, len(latest)
+    def _failed_batch(self, latest, exc):
+        log.error(
+            "%s: could not record %d change(s) (%s: %s); listing their kinds again",
+            self.fabric.name,
+            len(latest),
+            type(exc).__name__,
+            str(exc).splitlines()[0][:200] if str(exc) else "",
         )
         for kind in {e.kind.kind for e in latest.values()}:
             for stream in self.streams:
@@ -502,18 +527,16 @@ class FabricWatch:
             name__in=names,
         )
         written["deleted"] += rows.filter(desired_spec__isnull=True).delete()[0]
-        written["updated"] += (
-            rows.filter(desired_spec__isnull=False)
-            .exclude(sync_state=S.MISSING, actual_spec__isnull=True)
-            .update(
-                actual_spec=None,
-                actual_status=None,
-                uid="",
-                resource_version="",
-                generation=None,
-                sync_state=S.MISSING,
-                diff=[],
-            )
+        written["updated"] += rows.filter(
+            desired_spec__isnull=False, actual_spec__isnull=False
+        ).update(  # written when news
+            actual_spec=None,
+            actual_status=None,
+            uid="",
+            resource_version="",
+            generation=None,
+            sync_state=S.MISSING,
+            diff=[],
         )
 
 
@@ -531,6 +554,8 @@ class Watcher:
         self.versions: dict[tuple[int, str], str | None] = {}
         self.watches: dict[int, FabricWatch] = {}
         self.last_activity = time.monotonic()
+        self.scans = 0  # how many times the fabric list was read
+        self.stop_reason = ""
         self._stop = threading.Event()
         self._thread = None
 
@@ -541,7 +566,6 @@ class Watcher:
 
     def run(self, *, idle: float | None = None, duration: float | None = None):
         """Watch until stop() is called, nothing happened for `idle` s, or `duration` s passed."""
-        self._stop.clear()
         started = time.monotonic()
         self.touch()
         next_scan = 0.0
@@ -562,12 +586,17 @@ class Watcher:
                     log.info("nothing happened for %g s: exiting", idle)
                     break
                 self._stop.wait(0.2)
+            if self.stop_reason:
+                log.info("%s: stopping", self.stop_reason)
+                self.stop_reason = ""
         finally:
             self.shutdown()
             db.close()
             log.info("watch stopped")
 
     def run_for(self, seconds: float):
+        """Watch for `seconds` in the calling thread, then stop every thread it started."""
+        self._stop.clear()
         self.run(duration=seconds)
 
     def start(self):
@@ -579,8 +608,9 @@ class Watcher:
         self._thread.start()
         return self
 
-    def request_stop(self):
-        """Ask run() to end (safe in a signal handler)."""
+    def request_stop(self, reason=""):
+        """Ask run() to end (safe in a signal handler: it only sets a flag)."""
+        self.stop_reason = reason
         self._stop.set()
 
     def stop(self):
@@ -632,7 +662,9 @@ class Watcher:
                 fabric, versions=self.versions, options=self.options, touch=self.touch
             ).start()
             self.touch()
+        self.scans += 1
 
     def _forget(self, pk):
-        for key in [k for k in self.versions if k[0] == pk]:
-            del self.versions[key]
+        for key in list(self.versions):  # list(): other fabrics' threads add keys meanwhile
+            if key[0] == pk:
+                self.versions.pop(key, None)
