@@ -9,21 +9,25 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import yaml
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from . import settings
 from .choices import TriggerChoices
-from .kube.client import connect
+from .kube.client import connect, timeouts
 from .kube.errors import KubeFailure, classify
 from .kube.probe import probe
 from .state import InvalidTransition, transition
 from .state import machine as m
+from .state.service import reload_state
 
 # Failures that mean the cluster cannot be reached or refuses the credentials (a connected fabric
 # then goes failed). A 5xx or an odd answer to one request fails that work, not the connection.
-CONNECTION_LOSS = frozenset({"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost"})
+CONNECTION_LOSS = frozenset(
+    {"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost"}
+)
 # Lifecycle states in which connections are tested and retried.
 TESTED_WHEN = (m.PLANNED, m.ACTIVE)
 
@@ -86,7 +90,8 @@ def report_kubernetes_error(fabric, exc, *, job=None, trigger=TriggerChoices.KUB
     Classifies the error; when it means the cluster is unusable and the fabric is connected or
     testing, the fabric goes failed (with the usual retry). Returns the KubeFailure either way.
     """
-    failure = classify(exc)
+    # Said as a connection test would say it (where, and how long was waited).
+    failure = redacted(classify(exc, server=fabric.kubernetes_server, timeout=timeouts()), fabric)
     if failure.code in CONNECTION_LOSS and fabric.connection_status in (m.CONNECTED, m.TESTING):
         try:
             record_failure(fabric, failure, trigger=trigger, job=job)
@@ -114,7 +119,56 @@ def check(fabric, log=None):
         with connect(fabric) as access:
             return probe(access, log)
     except KubeFailure as failure:
-        return failure
+        return redacted(failure, fabric)
+
+
+REDACTED = "[redacted]"
+
+
+def _secrets_of(fabric) -> list[str]:
+    """The fabric's secrets in clear: its token, and every string of its kubeconfig's users."""
+    from .credentials import CredentialsUnreadable
+
+    found = []
+
+    def collect(value):
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for name in ("kubernetes_token", "kubeconfig"):
+        try:
+            text = fabric.get_secret(name)
+        except CredentialsUnreadable:
+            continue
+        if name == "kubernetes_token":
+            collect(text)
+            continue
+        try:
+            data = yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            data = None
+        for user in (data.get("users") or []) if isinstance(data, dict) else []:
+            collect(user.get("user") if isinstance(user, dict) else user)
+    return found
+
+
+def redacted(failure, fabric):
+    """The failure with every secret of the fabric (or a line of one, or its escaped form) removed
+    from its message: messages quote servers and libraries, which may echo what they were given
+    (a token with a line break inside ends up quoted in an "Invalid header value" error)."""
+    message = failure.message
+    for secret in _secrets_of(fabric):
+        variants = {secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}
+        variants |= {line.strip() for line in secret.splitlines()}
+        for variant in sorted((v for v in variants if len(v) >= 6), key=len, reverse=True):
+            message = message.replace(variant, REDACTED)
+    return failure if message == failure.message else KubeFailure(failure.code, message)
 
 
 def finish(fabric, outcome, *, trigger, job=None, log=None):
@@ -159,14 +213,14 @@ def request_test(fabric, *, user=None, reason="Manual connection test"):
     Returns (job, created).
     """
     from .jobs import ConnectionTestJob
-    from .models import HedgehogFabric
 
     with transaction.atomic():
-        locked = HedgehogFabric.objects.select_for_update().only(m.CONNECTION).filter(pk=fabric.pk).first()
+        # Decide on the stored state, not on the caller's copy (the reaper or a job may have moved it).
+        reload_state(fabric, lock=True)
         job = pending_test_job(fabric)
         # A pending or running test is reused only while the fabric is testing: one left behind by a
         # dead worker or a lost queue (the fabric was reaped meanwhile) would never answer.
-        if job is not None and locked is not None and locked.connection_status == m.TESTING:
+        if job is not None and fabric.connection_status == m.TESTING:
             return job, False
         _cancel_scheduled_retries(fabric)
         # Queued on commit, so it cannot run before the fabric is testing; the testing row names it.
@@ -219,9 +273,9 @@ def retry_due(fabric, now=None) -> bool:
     )
 
 
-
 def _interrupt_test_jobs(fabric):
-    """Mark the fabric's pending or running tests as errored: their result, if any, is discarded."""
+    """Mark the fabric's pending or running tests as errored (NetBox's Jobs list then tells), so a
+    new manual request starts a new test instead of waiting on them."""
     from core.choices import JobStatusChoices
 
     from .jobs import ConnectionTestJob
@@ -231,12 +285,19 @@ def _interrupt_test_jobs(fabric):
     ).update(status=JobStatusChoices.STATUS_ERRORED, completed=timezone.now(), error=INTERRUPTED_JOB_ERROR)
 
 
-def was_interrupted(job) -> bool:
-    """Whether the reaper declared this test interrupted while it ran (see reap_stale_tests)."""
-    from core.choices import JobStatusChoices
-    from core.models import Job
+def reaped_since(fabric, since) -> bool:
+    """Whether the reaper failed the fabric's test at or after `since` (when the test began).
 
-    return Job.objects.filter(pk=job.pk, status=JobStatusChoices.STATUS_ERRORED).exists()
+    A test reaped while it ran must not record its result: the reaper's verdict stands, and another
+    test may have begun since. A test that began after the reaper ran is a fresh test: it records.
+    """
+    from .models import StateTransition
+
+    if since is None:  # a fabric written without the state service: nothing to compare with
+        return False
+    return StateTransition.objects.filter(
+        fabric_id=fabric.pk, field=m.CONNECTION, trigger=TriggerChoices.REAPER, time__gte=since
+    ).exists()
 
 
 def reap_stale_tests(*, job=None, log=None):

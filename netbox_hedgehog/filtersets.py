@@ -149,4 +149,6 @@ class HedgehogResourceFilterSet(NetBoxModelFilterSet):
     def search(self, queryset, name, value):
         if not value.strip():
             return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(kind__iexact=value) | Q(sync_error__icontains=value))
+        return queryset.filter(
+            Q(name__icontains=value) | Q(kind__iexact=value) | Q(sync_error__icontains=value)
+        )

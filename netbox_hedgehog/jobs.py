@@ -31,8 +31,9 @@ class ConnectionTestJob(JobRunner):
         except InvalidTransition as exc:  # e.g. decommissioned since the test was queued
             log(f"Not tested: {exc.message}")
             raise JobFailed(exc.message) from None
+        began = fabric.connection_status_changed
         outcome = connection.check(fabric, log)
-        if connection.was_interrupted(self.job):
+        if connection.reaped_since(fabric, began):
             # The reaper failed the fabric as interrupted meanwhile (and another test may be running).
             result = outcome.code if isinstance(outcome, KubeFailure) else "connected"
             log(f"Result ({result}) discarded: the reaper declared this test interrupted while it ran")
@@ -96,7 +97,13 @@ class ReconcileJob(JobRunner):
             raise JobFailed("The fabric no longer exists.")
         try:
             self.job.data = reconcile(
-                fabric, direction, dry_run=False, prune=prune, user=self.job.user, job=self.job, log=self.logger.info
+                fabric,
+                direction,
+                dry_run=False,
+                prune=prune,
+                user=self.job.user,
+                job=self.job,
+                log=self.logger.info,
             )
         except KubeFailure as failure:
             self.job.data = {"error": {"code": failure.code, "message": failure.message}}

@@ -15,7 +15,9 @@ class ResourcePanel(panels.ObjectAttributesPanel):
     title = _("Resource")
     fabric = attrs.RelatedObjectAttr("fabric", linkify=True)
     kind = attrs.TextAttr("kind")
-    api = attrs.TemplatedAttr("api_group", label=_("API"), template_name="netbox_hedgehog/attrs/api_version.html")
+    api = attrs.TemplatedAttr(
+        "api_group", label=_("API"), template_name="netbox_hedgehog/attrs/api_version.html"
+    )
     namespace = attrs.TextAttr("namespace")
     name = attrs.TextAttr("name", style="font-monospace", copy_button=True)
     sync_state = attrs.ChoiceAttr("sync_state", label=_("Sync state"))

@@ -42,8 +42,12 @@ def validate():
         raise ValueError("retry_jitter must be a fraction between 0 and 1.")
     rules = get("drift_ignore")
     if not isinstance(rules, dict) or not all(
-        isinstance(k, str) and isinstance(v, (list, tuple)) and all(isinstance(p, str) and p.startswith("/") for p in v)
+        isinstance(k, str)
+        and isinstance(v, (list, tuple))
+        and all(isinstance(p, str) and p.startswith("/") for p in v)
         for k, v in rules.items()
     ):
-        raise ValueError('drift_ignore must map a kind (or "*") to a list of JSON pointers starting with "/".')
+        raise ValueError(
+            'drift_ignore must map a kind (or "*") to a list of JSON pointers starting with "/".'
+        )
     validate_keys(get("credentials_key"))

@@ -101,11 +101,38 @@ class HedgehogResourceTable(NetBoxTable):
     class Meta(NetBoxTable.Meta):
         model = HedgehogResource
         fields = (
-            "pk", "id", "fabric", "api_group", "api_version", "kind", "namespace", "name", "sync_state",
-            "differences", "applied", "generation", "resource_version", "uid", "first_seen", "last_seen",
-            "sync_error", "tags", "created", "last_updated", "actions",
+            "pk",
+            "id",
+            "fabric",
+            "api_group",
+            "api_version",
+            "kind",
+            "namespace",
+            "name",
+            "sync_state",
+            "differences",
+            "applied",
+            "generation",
+            "resource_version",
+            "uid",
+            "first_seen",
+            "last_seen",
+            "sync_error",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
         )
-        default_columns = ("pk", "fabric", "kind", "namespace", "name", "sync_state", "differences", "last_seen")
+        default_columns = (
+            "pk",
+            "fabric",
+            "kind",
+            "namespace",
+            "name",
+            "sync_state",
+            "differences",
+            "last_seen",
+        )
 
     def render_differences(self, value):
         return len(value or []) or "—"

@@ -28,6 +28,19 @@ def validate_server_url(url: str, allow_http: bool):
         )
 
 
+def validate_token(token: str):
+    """A bearer token is one printable word: a space, a line break or a control character inside it
+    (a token wrapped when copied) would make an invalid Authorization header."""
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ValidationError(
+            _(
+                "The token must be one line without spaces or control characters: give it without "
+                "'Bearer ', and check it was not wrapped when copied."
+            ),
+            code="invalid",
+        )
+
+
 def validate_ca_pem(text: str):
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise ValidationError(
@@ -95,7 +108,7 @@ def validate_kubeconfig(text: str, context: str = "", allow_http: bool = False):
     validate_server_url(server, allow_http)
 
 
-def validate_connection(*, server, token_set, ca_cert, kubeconfig, context, allow_http) -> dict:
+def validate_connection(*, server, token_set, ca_cert, kubeconfig, context, allow_http, token="") -> dict:
     """All connection settings together; returns {field: [messages]} (empty when valid)."""
     errors = {}
 
@@ -113,6 +126,8 @@ def validate_connection(*, server, token_set, ca_cert, kubeconfig, context, allo
         check("kubernetes_server", validate_server_url, server, allow_http)
     elif token_set and not kubeconfig:
         errors.setdefault("kubernetes_server", []).append(_("A token needs the API server URL it is for."))
+    if token:
+        check("kubernetes_token", validate_token, token)
     if ca_cert:
         check("kubernetes_ca_cert", validate_ca_pem, ca_cert)
     if kubeconfig:

@@ -285,14 +285,53 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
     class Meta:
         model = HedgehogResource
         fields = (
-            "id", "url", "display_url", "display", "fabric", "api_group", "api_version", "kind", "plural",
-            "namespace", "name", "sync_state", "desired_spec", "desired_labels", "actual_spec", "actual_labels",
-            "actual_annotations", "actual_status", "diff", "sync_error", "uid", "resource_version", "generation",
-            "applied", "read_only", "first_seen", "last_seen", "tags", "custom_fields", "created", "last_updated",
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "fabric",
+            "api_group",
+            "api_version",
+            "kind",
+            "plural",
+            "namespace",
+            "name",
+            "sync_state",
+            "desired_spec",
+            "desired_labels",
+            "actual_spec",
+            "actual_labels",
+            "actual_annotations",
+            "actual_status",
+            "diff",
+            "sync_error",
+            "uid",
+            "resource_version",
+            "generation",
+            "applied",
+            "read_only",
+            "first_seen",
+            "last_seen",
+            "tags",
+            "custom_fields",
+            "created",
+            "last_updated",
         )
         read_only_fields = (
-            "api_group", "api_version", "plural", "actual_spec", "actual_labels", "actual_annotations",
-            "actual_status", "diff", "sync_error", "uid", "resource_version", "generation", "first_seen", "last_seen",
+            "api_group",
+            "api_version",
+            "plural",
+            "actual_spec",
+            "actual_labels",
+            "actual_annotations",
+            "actual_status",
+            "diff",
+            "sync_error",
+            "uid",
+            "resource_version",
+            "generation",
+            "first_seen",
+            "last_seen",
         )
         brief_fields = ("id", "url", "display", "kind", "namespace", "name", "sync_state")
 
@@ -309,11 +348,15 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
             data.update(api_group=kind.group, api_version=kind.version, plural=kind.plural)
         spec = data.get("desired_spec")
         if spec is not None and not isinstance(spec, dict):
-            raise serializers.ValidationError({"desired_spec": _("Give an object (a mapping), not a list or a value.")})
+            raise serializers.ValidationError(
+                {"desired_spec": _("Give an object (a mapping), not a list or a value.")}
+            )
         labels = data.get("desired_labels")
         if labels is not None and not (
-            isinstance(labels, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+            isinstance(labels, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
         ):
-            raise serializers.ValidationError({"desired_labels": _("Labels are an object of text keys and text values.")})
+            raise serializers.ValidationError(
+                {"desired_labels": _("Labels are an object of text keys and text values.")}
+            )
         return super().validate(data)
-

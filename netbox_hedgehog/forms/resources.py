@@ -36,12 +36,16 @@ class ObjectField(forms.CharField):
             raise forms.ValidationError(_("Not valid YAML or JSON{where}.").format(where=where)) from None
         if not isinstance(data, dict):
             raise forms.ValidationError(
-                _("Give an object (a mapping of keys to values), not {type}.").format(type=type(data).__name__)
+                _("Give an object (a mapping of keys to values), not {type}.").format(
+                    type=type(data).__name__
+                )
             )
         try:
             json.dumps(data)
         except (TypeError, ValueError):
-            raise forms.ValidationError(_("Only JSON values are allowed (no dates or binary data).")) from None
+            raise forms.ValidationError(
+                _("Only JSON values are allowed (no dates or binary data).")
+            ) from None
         return data
 
 
@@ -81,7 +85,13 @@ class HedgehogResourceFilterForm(NetBoxModelFilterSetForm):
         FieldSet("q", "filter_id", "tag"),
         FieldSet("fabric_id", "kind", "sync_state", name=_("Resource")),
     )
-    fabric_id = DynamicModelMultipleChoiceField(queryset=HedgehogFabric.objects.all(), required=False, label=_("Fabric"))
-    kind = forms.MultipleChoiceField(choices=[(k.kind, k.kind) for k in kinds.ALL], required=False, label=_("Kind"))
-    sync_state = forms.MultipleChoiceField(choices=ResourceSyncStateChoices, required=False, label=_("Sync state"))
+    fabric_id = DynamicModelMultipleChoiceField(
+        queryset=HedgehogFabric.objects.all(), required=False, label=_("Fabric")
+    )
+    kind = forms.MultipleChoiceField(
+        choices=[(k.kind, k.kind) for k in kinds.ALL], required=False, label=_("Kind")
+    )
+    sync_state = forms.MultipleChoiceField(
+        choices=ResourceSyncStateChoices, required=False, label=_("Sync state")
+    )
     tag = TagFilterField(model)

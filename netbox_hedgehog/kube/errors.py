@@ -118,6 +118,13 @@ def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailu
             "bad_response",
             f"The server{at} answered something that is not JSON: is it a Kubernetes API server?",
         )
+    if isinstance(exc, ValueError) and "Invalid header value" in str(exc):
+        # http.client quotes the whole header (the token): never repeat its message
+        return KubeFailure(
+            "bad_configuration",
+            "The credentials cannot be sent in an HTTP header: the token has a line break, a space or a "
+            "control character inside (was it wrapped when copied?). Enter it again.",
+        )
     if isinstance(exc, ValueError) and "Invalid value for" in str(exc):
         return KubeFailure(
             "bad_response", f"The server{at} answered an object the client cannot read ({_first_line(exc)})."
@@ -146,7 +153,11 @@ def _classify_status(exc: ApiException, at: str) -> KubeFailure:
             "on the Hedgehog resources.",
         )
     if status >= 500:
-        return KubeFailure("server_error", f"The API server{at} answered {line}.{said}")
+        return KubeFailure(
+            "server_error",
+            f"The API server{at} answered {line}.{said} It is failing: check its health and logs "
+            "(or its load balancer's).",
+        )
     return KubeFailure("http_error", f"The API server{at} answered {line}.{said}")
 
 

@@ -324,8 +324,13 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
             kubeconfig = self.get_secret("kubeconfig")
         except CredentialsUnreadable as exc:
             raise ValidationError({"kubeconfig": str(exc)}) from None
+        try:
+            token = self.get_secret("kubernetes_token")
+        except CredentialsUnreadable:
+            token = ""  # kept as it is; a connection test says it must be entered again
         errors = validate_connection(
             server=self.kubernetes_server,
+            token=token,
             token_set=bool(self.kubernetes_token),
             ca_cert=self.kubernetes_ca_cert,
             kubeconfig=kubeconfig,

@@ -40,10 +40,14 @@ class HedgehogResource(NetBoxModel):
 
     # what the cluster has (null actual_spec: not in the cluster)
     uid = models.CharField(verbose_name=_("UID"), max_length=64, blank=True, editable=False)
-    resource_version = models.CharField(verbose_name=_("resource version"), max_length=64, blank=True, editable=False)
+    resource_version = models.CharField(
+        verbose_name=_("resource version"), max_length=64, blank=True, editable=False
+    )
     generation = models.BigIntegerField(verbose_name=_("generation"), null=True, blank=True, editable=False)
     actual_spec = models.JSONField(verbose_name=_("actual spec"), null=True, blank=True, editable=False)
-    actual_labels = models.JSONField(verbose_name=_("actual labels"), default=dict, blank=True, editable=False)
+    actual_labels = models.JSONField(
+        verbose_name=_("actual labels"), default=dict, blank=True, editable=False
+    )
     actual_annotations = models.JSONField(
         verbose_name=_("actual annotations"), default=dict, blank=True, editable=False
     )
@@ -72,7 +76,8 @@ class HedgehogResource(NetBoxModel):
         verbose_name_plural = _("Hedgehog resources")
         constraints = [
             models.UniqueConstraint(
-                fields=("fabric", "api_group", "kind", "namespace", "name"), name="netbox_hedgehog_resource_unique"
+                fields=("fabric", "api_group", "kind", "namespace", "name"),
+                name="netbox_hedgehog_resource_unique",
             ),
             models.CheckConstraint(
                 condition=models.Q(sync_state__in=ResourceSyncStateChoices.values()),
@@ -100,7 +105,9 @@ class HedgehogResource(NetBoxModel):
         if kind is None:
             raise ValidationError({"kind": f"Unknown kind {self.kind!r}."})
         if kind.read_only and self.desired_spec is not None:
-            raise ValidationError({"desired_spec": f"{self.kind} is read-only: it reports what a switch did."})
+            raise ValidationError(
+                {"desired_spec": f"{self.kind} is read-only: it reports what a switch did."}
+            )
         # the API group, version and plural follow from the kind
         self.api_group, self.api_version, self.plural = kind.group, kind.version, kind.plural
         if self.desired_spec is not None and not isinstance(self.desired_spec, dict):
@@ -108,7 +115,9 @@ class HedgehogResource(NetBoxModel):
         if not isinstance(self.desired_labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.desired_labels.items()
         ):
-            raise ValidationError({"desired_labels": "Labels must be an object of text keys and text values."})
+            raise ValidationError(
+                {"desired_labels": "Labels must be an object of text keys and text values."}
+            )
 
     def save(self, *args, **kwargs):
         """Saving (an edit of the desired spec) compares again and rolls the result up to the fabric."""
@@ -116,7 +125,12 @@ class HedgehogResource(NetBoxModel):
         from ..sync.operations import record_drift
 
         self.sync_state, self.diff = compare(
-            self.kind, self.read_only, self.desired_spec, self.desired_labels, self.actual_spec, self.actual_labels
+            self.kind,
+            self.read_only,
+            self.desired_spec,
+            self.desired_labels,
+            self.actual_spec,
+            self.actual_labels,
         )
         super().save(*args, **kwargs)
         record_drift(self.fabric)

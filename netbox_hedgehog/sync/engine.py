@@ -96,9 +96,9 @@ class SyncRun:
         )
         # what is stored of the page's objects: only versions first (cheap), whole rows for the changed
         versions = dict(
-            rows.filter(name__in=[item["metadata"]["name"] for item in items], actual_spec__isnull=False).values_list(
-                "name", "resource_version"
-            )
+            rows.filter(
+                name__in=[item["metadata"]["name"] for item in items], actual_spec__isnull=False
+            ).values_list("name", "resource_version")
         )
         changed = [
             item
@@ -146,12 +146,19 @@ class SyncRun:
         row.actual_spec = item.get("spec") or {}
         row.actual_labels = meta.get("labels") or {}
         row.actual_annotations = {
-            k: v for k, v in (meta.get("annotations") or {}).items() if k != "kubectl.kubernetes.io/last-applied-configuration"
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if k != "kubectl.kubernetes.io/last-applied-configuration"
         }
         row.actual_status = item.get("status")
         row.last_seen = self.now
         row.sync_state, row.diff = compare(
-            kind.kind, kind.read_only, row.desired_spec, row.desired_labels, row.actual_spec, row.actual_labels
+            kind.kind,
+            kind.read_only,
+            row.desired_spec,
+            row.desired_labels,
+            row.actual_spec,
+            row.actual_labels,
         )
 
     def vanished(self, kind: K.Kind, seen: set):
@@ -160,13 +167,19 @@ class SyncRun:
             fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace
         )
         # compare names here, not in SQL: a NOT IN of every name seen would be one huge statement
-        unwanted = [pk for pk, name in rows.filter(desired_spec__isnull=True).values_list("pk", "name") if name not in seen]
+        unwanted = [
+            pk
+            for pk, name in rows.filter(desired_spec__isnull=True).values_list("pk", "name")
+            if name not in seen
+        ]
         if unwanted:
             self.written["deleted"] += HedgehogResource.objects.filter(pk__in=unwanted).delete()[0]
         # wanted but absent: missing (written only when that is news)
         gone = [
             pk
-            for pk, name in rows.filter(desired_spec__isnull=False, actual_spec__isnull=False).values_list("pk", "name")
+            for pk, name in rows.filter(desired_spec__isnull=False, actual_spec__isnull=False).values_list(
+                "pk", "name"
+            )
             if name not in seen
         ]
         if gone:
@@ -201,7 +214,10 @@ def copy_insert(objs):
 def summary(fabric) -> dict:
     """Counts of the fabric's resources by sync state (every state present, zeros included)."""
     counts = dict(
-        HedgehogResource.objects.filter(fabric=fabric).values_list("sync_state").annotate(n=Count("pk")).order_by()
+        HedgehogResource.objects.filter(fabric=fabric)
+        .values_list("sync_state")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
     return {state: counts.get(state, 0) for state in S.values()}
 

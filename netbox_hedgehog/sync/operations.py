@@ -6,7 +6,8 @@ a watch event) -> record_drift; a sync left running by a dead worker -> reap_sta
 
 from datetime import timedelta
 
-from django.db import connection as db, transaction
+from django.db import connection as db
+from django.db import transaction
 from django.utils import timezone
 
 from .. import settings
@@ -14,7 +15,8 @@ from ..choices import TriggerChoices
 from ..connection import report_kubernetes_error
 from ..kube.client import connect
 from ..kube.errors import KubeFailure, classify
-from ..state import InvalidTransition, machine as m, transition
+from ..state import InvalidTransition, transition
+from ..state import machine as m
 from . import engine
 
 # pg advisory lock namespace for "a sync of fabric N is running" (held by the job's connection, so
@@ -107,9 +109,24 @@ def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict
 
 def finish(fabric, counts, *, job=None, trigger=TriggerChoices.SYNC):
     """syncing -> in_sync, then -> out_of_sync when resources differ (the table's two steps)."""
-    transition(fabric, m.SYNC, m.IN_SYNC, trigger=trigger, job=job, reason="Sync completed", details={"sync_summary": counts})
+    transition(
+        fabric,
+        m.SYNC,
+        m.IN_SYNC,
+        trigger=trigger,
+        job=job,
+        reason="Sync completed",
+        details={"sync_summary": counts},
+    )
     if engine.aggregate(counts) == m.OUT_OF_SYNC:
-        transition(fabric, m.SYNC, m.OUT_OF_SYNC, trigger=TriggerChoices.DRIFT, job=job, reason=engine.describe(counts))
+        transition(
+            fabric,
+            m.SYNC,
+            m.OUT_OF_SYNC,
+            trigger=TriggerChoices.DRIFT,
+            job=job,
+            reason=engine.describe(counts),
+        )
 
 
 def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
@@ -118,7 +135,14 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
     fabric.refresh_from_db()
     if fabric.sync_status == m.SYNCING:
         try:
-            transition(fabric, m.SYNC, m.ERROR, trigger=trigger, job=job, reason=f"[{failure.code}] {failure.message}")
+            transition(
+                fabric,
+                m.SYNC,
+                m.ERROR,
+                trigger=trigger,
+                job=job,
+                reason=f"[{failure.code}] {failure.message}",
+            )
         except InvalidTransition:
             fabric.refresh_from_db()
 
@@ -134,7 +158,12 @@ def record_drift(fabric, *, trigger=TriggerChoices.DRIFT, job=None):
     if fabric.sync_status == m.IN_SYNC and engine.aggregate(counts) == m.OUT_OF_SYNC:
         try:
             transition(
-                fabric, m.SYNC, m.OUT_OF_SYNC, trigger=trigger, job=job, reason=engine.describe(counts),
+                fabric,
+                m.SYNC,
+                m.OUT_OF_SYNC,
+                trigger=trigger,
+                job=job,
+                reason=engine.describe(counts),
                 details={"sync_summary": counts},
             )
         except InvalidTransition:
@@ -154,7 +183,11 @@ def reap_stale_syncs(*, job=None, log=None):
             continue  # a sync is really running (its worker holds the lock)
         try:
             transition(
-                fabric, m.SYNC, m.ERROR, trigger=TriggerChoices.REAPER, job=job,
+                fabric,
+                m.SYNC,
+                m.ERROR,
+                trigger=TriggerChoices.REAPER,
+                job=job,
                 reason=f"[interrupted] The sync did not finish within {settings.get('stale_sync_after')} s "
                 "(a worker died or the job was never run).",
             )
@@ -176,8 +209,12 @@ def schedule_periodic_syncs(*, log=None):
 
     log = log or (lambda message: None)
     scheduled = 0
-    for fabric in HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE)).only("pk", "name", "sync_interval"):
-        jobs = FabricSyncJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=False)
+    for fabric in HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE)).only(
+        "pk", "name", "sync_interval"
+    ):
+        jobs = FabricSyncJob.get_jobs(fabric).filter(
+            status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=False
+        )
         jobs.exclude(interval=fabric.sync_interval).delete()
         if fabric.sync_interval and not jobs.filter(interval=fabric.sync_interval).exists():
             FabricSyncJob.enqueue(

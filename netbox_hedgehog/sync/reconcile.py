@@ -19,11 +19,13 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from kubernetes import client as k8s
 
-from ..choices import ResourceSyncStateChoices as S, TriggerChoices
+from ..choices import ResourceSyncStateChoices as S
+from ..choices import TriggerChoices
 from ..kube.client import connect
 from ..kube.errors import KubeFailure, _status_message, classify
 from ..models import HedgehogResource
-from ..state import machine as m, transition
+from ..state import machine as m
+from ..state import transition
 from . import engine
 from .compare import compare, user_labels
 from .kinds import CREATE_ORDER
@@ -50,14 +52,20 @@ def plan(fabric, direction: str, prune: bool) -> list[Action]:
     actions = []
     for row in rows.only("pk", "kind", "name", "sync_state"):
         if direction == APPLY:
-            what = {S.MISSING: "create", S.DRIFTED: "patch", S.EXTRA: "delete" if prune else "keep"}.get(row.sync_state)
+            what = {S.MISSING: "create", S.DRIFTED: "patch", S.EXTRA: "delete" if prune else "keep"}.get(
+                row.sync_state
+            )
         else:
             what = {S.DRIFTED: "adopt", S.EXTRA: "adopt", S.MISSING: "forget"}.get(row.sync_state)
         if what:
             actions.append(Action(row.pk, row.kind, row.name, what))
     first = len(CREATE_ORDER)
-    creates = sorted((a for a in actions if a.action != "delete"), key=lambda a: (CREATE_ORDER.get(a.kind, first), a.name))
-    deletes = sorted((a for a in actions if a.action == "delete"), key=lambda a: (-CREATE_ORDER.get(a.kind, first), a.name))
+    creates = sorted(
+        (a for a in actions if a.action != "delete"), key=lambda a: (CREATE_ORDER.get(a.kind, first), a.name)
+    )
+    deletes = sorted(
+        (a for a in actions if a.action == "delete"), key=lambda a: (-CREATE_ORDER.get(a.kind, first), a.name)
+    )
     return creates + deletes
 
 
@@ -65,7 +73,12 @@ def _body(row) -> dict:
     metadata = {"name": row.name, "namespace": row.namespace}
     if row.desired_labels:
         metadata["labels"] = row.desired_labels
-    return {"apiVersion": f"{row.api_group}/{row.api_version}", "kind": row.kind, "metadata": metadata, "spec": row.desired_spec}
+    return {
+        "apiVersion": f"{row.api_group}/{row.api_version}",
+        "kind": row.kind,
+        "metadata": metadata,
+        "spec": row.desired_spec,
+    }
 
 
 def _send(custom, row, action, dry_run, timeout):
@@ -106,12 +119,16 @@ def _apply(fabric, actions, dry_run, log):
                 action.outcome = "refused" if isinstance(exc, k8s.ApiException) else "failed"
                 action.message = said or failure.message
                 if not dry_run:
-                    HedgehogResource.objects.filter(pk=row.pk).update(sync_error=action.message, sync_state=S.ERROR)
+                    HedgehogResource.objects.filter(pk=row.pk).update(
+                        sync_error=action.message, sync_state=S.ERROR
+                    )
             else:
                 action.outcome = "would succeed" if dry_run else "ok"
                 if not dry_run:
                     HedgehogResource.objects.filter(pk=row.pk).update(sync_error="")
-            log(f"{action.action} {action.kind} {action.name}: {action.outcome}{': ' + action.message if action.message else ''}")
+            log(
+                f"{action.action} {action.kind} {action.name}: {action.outcome}{': ' + action.message if action.message else ''}"
+            )
 
 
 def _adopt(actions, dry_run, log):
@@ -123,15 +140,23 @@ def _adopt(actions, dry_run, log):
             else:
                 row.desired_spec = row.actual_spec
                 row.desired_labels = user_labels(row.actual_labels)
-                row.sync_state, row.diff = compare(row.kind, False, row.desired_spec, row.desired_labels, row.actual_spec, row.actual_labels)
+                row.sync_state, row.diff = compare(
+                    row.kind, False, row.desired_spec, row.desired_labels, row.actual_spec, row.actual_labels
+                )
                 HedgehogResource.objects.filter(pk=row.pk).update(
-                    desired_spec=row.desired_spec, desired_labels=row.desired_labels, sync_state=row.sync_state, diff=row.diff, sync_error=""
+                    desired_spec=row.desired_spec,
+                    desired_labels=row.desired_labels,
+                    sync_state=row.sync_state,
+                    diff=row.diff,
+                    sync_error="",
                 )
         action.outcome = "would succeed" if dry_run else "ok"
         log(f"{action.action} {action.kind} {action.name}: {action.outcome}")
 
 
-def reconcile(fabric, direction: str, *, dry_run: bool = True, prune: bool = False, user=None, job=None, log=None) -> dict:
+def reconcile(
+    fabric, direction: str, *, dry_run: bool = True, prune: bool = False, user=None, job=None, log=None
+) -> dict:
     """Run (or, with dry_run, preview) a reconciliation; returns the report of every action."""
     log = log or (lambda message: None)
     actions = plan(fabric, direction, prune)
@@ -141,7 +166,12 @@ def reconcile(fabric, direction: str, *, dry_run: bool = True, prune: bool = Fal
             _apply(fabric, actions, True, log)
         elif actions:
             _adopt(actions, True, log)
-        return {"direction": direction, "dry_run": True, "prune": prune, "actions": [asdict(a) for a in actions]}
+        return {
+            "direction": direction,
+            "dry_run": True,
+            "prune": prune,
+            "actions": [asdict(a) for a in actions],
+        }
     from .operations import _try_lock, _unlock
 
     if not _try_lock(fabric):
@@ -159,7 +189,12 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
     fabric.refresh_from_db()
     if fabric.sync_status != m.SYNCING:
         transition(
-            fabric, m.SYNC, m.SYNCING, trigger=TriggerChoices.RECONCILIATION, user=user, job=job,
+            fabric,
+            m.SYNC,
+            m.SYNCING,
+            trigger=TriggerChoices.RECONCILIATION,
+            user=user,
+            job=job,
             reason=f"Reconciliation: {direction}{' with prune' if prune else ''}",
         )
     try:
@@ -172,11 +207,17 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
             engine.SyncRun(fabric, access, adopt=False, log=log).run()
             # keep the refusals visible: the re-read compares again, the error stays on those rows
             for action in failed:
-                HedgehogResource.objects.filter(pk=action.resource_id).update(sync_state=S.ERROR, sync_error=action.message)
+                HedgehogResource.objects.filter(pk=action.resource_id).update(
+                    sync_state=S.ERROR, sync_error=action.message
+                )
             counts = engine.summary(fabric)
             if failed:
                 transition(
-                    fabric, m.SYNC, m.ERROR, trigger=TriggerChoices.RECONCILIATION, job=job,
+                    fabric,
+                    m.SYNC,
+                    m.ERROR,
+                    trigger=TriggerChoices.RECONCILIATION,
+                    job=job,
                     reason=f"[reconcile] {len(failed)} resource(s) refused: "
                     + "; ".join(f"{a.kind} {a.name}: {a.message}" for a in failed[:5]),
                     details={"sync_summary": counts},
@@ -188,7 +229,13 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
         log(f"Reconciliation failed [{failure.code}]: {failure.message}")
         fail(fabric, exc, failure, job=job, trigger=TriggerChoices.RECONCILIATION)
         raise failure from exc
-    return {"direction": direction, "dry_run": False, "prune": prune, "actions": [asdict(a) for a in actions], "resources": counts}
+    return {
+        "direction": direction,
+        "dry_run": False,
+        "prune": prune,
+        "actions": [asdict(a) for a in actions],
+        "resources": counts,
+    }
 
 
 def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None):
@@ -208,7 +255,11 @@ def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None)
         if running is not None:
             return running, False
         transition(
-            fabric, m.SYNC, m.SYNCING, trigger=TriggerChoices.RECONCILIATION, user=user,
+            fabric,
+            m.SYNC,
+            m.SYNCING,
+            trigger=TriggerChoices.RECONCILIATION,
+            user=user,
             reason=f"Reconciliation: {direction}{' with prune' if prune else ''}",
         )
         job = ReconcileJob.enqueue(instance=fabric, user=user, direction=direction, prune=prune)

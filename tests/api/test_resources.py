@@ -39,8 +39,18 @@ class HedgehogResourceAPITest(APIViewTestCases.APIViewTestCase):
             make(fabric, name, desired_spec=SPEC, actual_spec=SPEC)
         cls.create_data = [
             {"fabric": fabric.pk, "kind": "VPC", "name": "vpc-4", "desired_spec": SPEC},
-            {"fabric": fabric.pk, "kind": "Switch", "name": "leaf-9", "desired_spec": {"role": "server-leaf"}},
-            {"fabric": fabric.pk, "kind": "IPv4Namespace", "name": "ns-9", "desired_spec": {"subnets": ["10.9.0.0/16"]}},
+            {
+                "fabric": fabric.pk,
+                "kind": "Switch",
+                "name": "leaf-9",
+                "desired_spec": {"role": "server-leaf"},
+            },
+            {
+                "fabric": fabric.pk,
+                "kind": "IPv4Namespace",
+                "name": "ns-9",
+                "desired_spec": {"subnets": ["10.9.0.0/16"]},
+            },
         ]
 
 
@@ -51,13 +61,20 @@ class ResourceRulesAPITest(APITestCase):
     def setUp(self):
         super().setUp()
         self.fabric = HedgehogFabric.objects.create(name="dc1")
-        for field, to in [("connection_status", "testing"), ("connection_status", "connected"),
-                          ("sync_status", "syncing"), ("sync_status", "in_sync")]:
+        for field, to in [
+            ("connection_status", "testing"),
+            ("connection_status", "connected"),
+            ("sync_status", "syncing"),
+            ("sync_status", "in_sync"),
+        ]:
             transition(self.fabric, field, to)
         self.vpc = make(self.fabric, "vpc-1", desired_spec=SPEC, actual_spec=SPEC)
-        self.url = reverse("plugins-api:netbox_hedgehog-api:hedgehogresource-detail", kwargs={"pk": self.vpc.pk})
+        self.url = reverse(
+            "plugins-api:netbox_hedgehog-api:hedgehogresource-detail", kwargs={"pk": self.vpc.pk}
+        )
         self.add_permissions(
-            "netbox_hedgehog.view_hedgehogresource", "netbox_hedgehog.change_hedgehogresource",
+            "netbox_hedgehog.view_hedgehogresource",
+            "netbox_hedgehog.change_hedgehogresource",
             "netbox_hedgehog.view_hedgehogfabric",
         )
 
@@ -84,7 +101,9 @@ class ResourceRulesAPITest(APITestCase):
         self.assertEqual(HedgehogResource.objects.get(pk=self.vpc.pk).desired_spec, SPEC)
 
     def test_observed_fields_are_read_only(self):
-        response = self.client.patch(self.url, {"actual_spec": {"x": 1}, "sync_state": "in_sync"}, format="json", **self.header)
+        response = self.client.patch(
+            self.url, {"actual_spec": {"x": 1}, "sync_state": "in_sync"}, format="json", **self.header
+        )
         self.assertHttpStatus(response, status.HTTP_200_OK)
         self.assertEqual(HedgehogResource.objects.get(pk=self.vpc.pk).actual_spec, SPEC)
 
@@ -96,7 +115,9 @@ class ResourceRulesAPITest(APITestCase):
         other = HedgehogFabric.objects.create(name="dc2")
         make(other, "vpc-x", desired_spec=SPEC)
         url = reverse("plugins-api:netbox_hedgehog-api:hedgehogresource-list")
-        names = lambda q: sorted(r["name"] for r in self.client.get(f"{url}?{q}", **self.header).data["results"])  # noqa: E731
+        names = lambda q: sorted(
+            r["name"] for r in self.client.get(f"{url}?{q}", **self.header).data["results"]
+        )  # noqa: E731
         self.assertEqual(names(f"fabric_id={self.fabric.pk}"), ["vpc-1"])
         self.assertEqual(names("kind=VPC&sync_state=missing"), ["vpc-x"])
         self.assertEqual(names("fabric=dc2"), ["vpc-x"])

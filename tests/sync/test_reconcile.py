@@ -29,7 +29,12 @@ def drifted(cluster, fabric):
     cluster.patch_object(WIRING, "v1beta1", "switches", switch, {"spec": {"description": "edited by hand"}})
     cluster.delete_object(VPC, "v1beta1", "vpcpeerings", peering)
     cluster.put_object(
-        {"apiVersion": f"{WIRING}/v1beta1", "kind": "Server", "metadata": {"name": "stray", "namespace": "default"}, "spec": {}}
+        {
+            "apiVersion": f"{WIRING}/v1beta1",
+            "kind": "Server",
+            "metadata": {"name": "stray", "namespace": "default"},
+            "spec": {},
+        }
     )
     sync(fabric)
     assert fabric.sync_status == "out_of_sync"
@@ -44,7 +49,9 @@ def test_a_dry_run_shows_what_would_change_and_changes_nothing(cluster, fabric, 
     assert actions[("Switch", drifted["switch"])] == ("patch", "would succeed")
     assert actions[("VPCPeering", drifted["peering"])] == ("create", "would succeed")
     assert actions[("Server", "stray")] == ("delete", "would succeed")
-    assert [o["metadata"]["resourceVersion"] for o in cluster.objects(WIRING, "v1beta1", "switches")] == before
+    assert [
+        o["metadata"]["resourceVersion"] for o in cluster.objects(WIRING, "v1beta1", "switches")
+    ] == before
     assert cluster.get_object(VPC, "v1beta1", "vpcpeerings", drifted["peering"]) is None
     assert StateTransition.objects.filter(fabric=fabric).count() == history
 
@@ -54,7 +61,10 @@ def test_apply_restores_netbox_state_in_dependency_order_and_ends_in_sync(cluste
     report = reconcile(fabric, "apply", dry_run=False, prune=True)
     fabric.refresh_from_db()
     assert fabric.sync_status == "in_sync", fabric.sync_error
-    assert cluster.get_object(WIRING, "v1beta1", "switches", drifted["switch"])["spec"].get("description") != "edited by hand"
+    assert (
+        cluster.get_object(WIRING, "v1beta1", "switches", drifted["switch"])["spec"].get("description")
+        != "edited by hand"
+    )
     assert cluster.get_object(VPC, "v1beta1", "vpcpeerings", drifted["peering"]) is not None
     assert cluster.get_object(WIRING, "v1beta1", "servers", "stray") is None
     writes = [r for r in cluster.requests if r.method in ("POST", "PATCH", "DELETE")]
@@ -82,12 +92,18 @@ def test_adopt_takes_the_cluster_state_as_desired(cluster, fabric, drifted):
     assert fabric.sync_status == "in_sync"
     assert row(fabric, "Switch", drifted["switch"]).desired_spec["description"] == "edited by hand"
     assert row(fabric, "Server", "stray").desired_spec == {}
-    assert not HedgehogResource.objects.filter(fabric=fabric, kind="VPCPeering", name=drifted["peering"]).exists()
-    assert cluster.get_object(VPC, "v1beta1", "vpcpeerings", drifted["peering"]) is None  # the cluster untouched
+    assert not HedgehogResource.objects.filter(
+        fabric=fabric, kind="VPCPeering", name=drifted["peering"]
+    ).exists()
+    assert (
+        cluster.get_object(VPC, "v1beta1", "vpcpeerings", drifted["peering"]) is None
+    )  # the cluster untouched
 
 
 def test_an_admission_error_is_kept_as_the_server_gave_it_and_ends_in_error(cluster, fabric, drifted):
-    cluster.fail_next(403, method="PATCH", message='admission webhook "vpc.githedgehog.com" denied the request: nope')
+    cluster.fail_next(
+        403, method="PATCH", message='admission webhook "vpc.githedgehog.com" denied the request: nope'
+    )
     reconcile(fabric, "apply", dry_run=False, prune=True)
     fabric.refresh_from_db()
     switch = row(fabric, "Switch", drifted["switch"])
@@ -99,7 +115,9 @@ def test_an_admission_error_is_kept_as_the_server_gave_it_and_ends_in_error(clus
 def test_plan_orders_creates_by_dependency_and_deletes_in_reverse(cluster, fabric, drifted):
     HedgehogResource.objects.filter(fabric=fabric, kind="VPC").update(sync_state="missing")
     HedgehogResource.objects.filter(fabric=fabric, kind="VPCAttachment").update(sync_state="missing")
-    HedgehogResource.objects.filter(fabric=fabric, kind="Connection").update(sync_state="extra", desired_spec=None)
+    HedgehogResource.objects.filter(fabric=fabric, kind="Connection").update(
+        sync_state="extra", desired_spec=None
+    )
     kinds = [a.kind for a in plan(fabric, "apply", prune=True) if a.action != "delete"]
     assert kinds.index("Switch") < kinds.index("VPC") < kinds.index("VPCAttachment")
     deletes = [a.kind for a in plan(fabric, "apply", prune=True) if a.action == "delete"]

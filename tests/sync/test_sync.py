@@ -24,7 +24,9 @@ def sync(fabric):
 
 
 def states(fabric):
-    return dict(HedgehogResource.objects.filter(fabric=fabric).values_list("sync_state").annotate(n=Count("pk")))
+    return dict(
+        HedgehogResource.objects.filter(fabric=fabric).values_list("sync_state").annotate(n=Count("pk"))
+    )
 
 
 def resource(fabric, kind, name):
@@ -43,7 +45,10 @@ def test_the_first_sync_imports_the_cluster_as_desired_and_ends_in_sync(cluster,
     # the webhook's labels are observed but not adopted as desired
     assert not any(k.startswith("fabric.githedgehog.com/") for k in vpc.desired_labels)
     rows = StateTransition.objects.filter(fabric=fabric, field="sync_status").order_by("pk")
-    assert [(r.previous, r.new, r.job_id) for r in rows][-2:] == [("never_synced", "syncing", job.pk), ("syncing", "in_sync", job.pk)]
+    assert [(r.previous, r.new, r.job_id) for r in rows][-2:] == [
+        ("never_synced", "syncing", job.pk),
+        ("syncing", "in_sync", job.pk),
+    ]
     assert fabric.sync_summary["in_sync"] == HedgehogResource.objects.filter(fabric=fabric).count()
 
 
@@ -61,7 +66,12 @@ def test_agents_are_read_only_with_applied_generation_heartbeat_and_reboot(clust
 def test_a_resync_with_nothing_changed_writes_no_rows_and_reports_no_drift(cluster, fabric):
     sync(fabric)
     job = sync(fabric)
-    assert job.data["written"] == {"created": 0, "updated": 0, "deleted": 0, "unchanged": job.data["written"]["unchanged"]}
+    assert job.data["written"] == {
+        "created": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": job.data["written"]["unchanged"],
+    }
     assert fabric.sync_status == "in_sync"
     assert set(states(fabric)) == {"in_sync"}
 
@@ -73,7 +83,11 @@ def test_an_edit_in_the_cluster_is_drift_with_a_field_level_difference(cluster, 
     sync(fabric)
     switch = resource(fabric, "Switch", name)
     assert switch.sync_state == "drifted"
-    assert {"path": "/spec/description", "desired": switch.desired_spec.get("description"), "actual": "changed by hand"} in switch.diff
+    assert {
+        "path": "/spec/description",
+        "desired": switch.desired_spec.get("description"),
+        "actual": "changed by hand",
+    } in switch.diff
     assert fabric.sync_status == "out_of_sync"
     last = StateTransition.objects.filter(fabric=fabric).latest("pk")
     assert (last.previous, last.new, last.trigger) == ("in_sync", "out_of_sync", "drift")
@@ -161,7 +175,9 @@ def test_a_kubernetes_error_mid_sync_ends_in_error_and_writes_nothing(cluster, f
     job = sync(fabric)
     assert job.status == "failed"
     assert fabric.sync_status == "error" and "server_error" in fabric.sync_error
-    assert HedgehogResource.objects.filter(fabric=fabric).count() == 0  # the switches read before were rolled back
+    assert (
+        HedgehogResource.objects.filter(fabric=fabric).count() == 0
+    )  # the switches read before were rolled back
 
 
 def test_an_unreachable_cluster_fails_the_connection_through_the_shared_path(cluster, fabric):

@@ -26,13 +26,24 @@ class HedgehogResourceViewTest(
         fabric = HedgehogFabric.objects.create(name="dc1")
         for name in ("vpc-1", "vpc-2", "vpc-3"):
             HedgehogResource.objects.create(
-                fabric=fabric, api_group="vpc.githedgehog.com", api_version="v1beta1", kind="VPC", plural="vpcs",
-                name=name, desired_spec=SPEC, actual_spec=SPEC,
+                fabric=fabric,
+                api_group="vpc.githedgehog.com",
+                api_version="v1beta1",
+                kind="VPC",
+                plural="vpcs",
+                name=name,
+                desired_spec=SPEC,
+                actual_spec=SPEC,
             )
         cls.form_data = {
-            "fabric": fabric.pk, "kind": "VPC", "namespace": "default", "name": "vpc-9",
+            "fabric": fabric.pk,
+            "kind": "VPC",
+            "namespace": "default",
+            "name": "vpc-9",
             # JSON is YAML too; written as NetBox's test compares it (the stored value as JSON)
-            "desired_spec": '{"subnets": {"default": {"subnet": "10.0.9.0/24"}}}', "desired_labels": "{}", "tags": [],
+            "desired_spec": '{"subnets": {"default": {"subnet": "10.0.9.0/24"}}}',
+            "desired_labels": "{}",
+            "tags": [],
         }
 
     # NetBox's create and edit tests post the same form_data; an edit never changes a resource's
@@ -44,24 +55,45 @@ class ResourcePageTest(TestCase):
     def test_an_edit_keeps_the_identity(self):
         fabric = HedgehogFabric.objects.create(name="dc1")
         vpc = HedgehogResource.objects.create(
-            fabric=fabric, api_group="vpc.githedgehog.com", api_version="v1beta1", kind="VPC", plural="vpcs",
-            name="vpc-1", desired_spec={}, actual_spec={},
+            fabric=fabric,
+            api_group="vpc.githedgehog.com",
+            api_version="v1beta1",
+            kind="VPC",
+            plural="vpcs",
+            name="vpc-1",
+            desired_spec={},
+            actual_spec={},
         )
         self.add_permissions("netbox_hedgehog.change_hedgehogresource", "netbox_hedgehog.view_hedgehogfabric")
         from django.urls import reverse
 
         self.client.post(
             reverse("plugins:netbox_hedgehog:hedgehogresource_edit", kwargs={"pk": vpc.pk}),
-            {"fabric": fabric.pk, "kind": "Switch", "namespace": "x", "name": "renamed", "desired_spec": "mode: l3vni"},
+            {
+                "fabric": fabric.pk,
+                "kind": "Switch",
+                "namespace": "x",
+                "name": "renamed",
+                "desired_spec": "mode: l3vni",
+            },
         )
         vpc.refresh_from_db()
-        self.assertEqual((vpc.kind, vpc.namespace, vpc.name, vpc.desired_spec), ("VPC", "default", "vpc-1", {"mode": "l3vni"}))
+        self.assertEqual(
+            (vpc.kind, vpc.namespace, vpc.name, vpc.desired_spec),
+            ("VPC", "default", "vpc-1", {"mode": "l3vni"}),
+        )
 
     def test_desired_and_actual_side_by_side_with_the_difference(self):
         fabric = HedgehogFabric.objects.create(name="dc1")
         vpc = HedgehogResource.objects.create(
-            fabric=fabric, api_group="vpc.githedgehog.com", api_version="v1beta1", kind="VPC", plural="vpcs",
-            name="vpc-1", desired_spec={"mode": "l2vni"}, actual_spec={"mode": "l3vni"},
+            fabric=fabric,
+            api_group="vpc.githedgehog.com",
+            api_version="v1beta1",
+            kind="VPC",
+            plural="vpcs",
+            name="vpc-1",
+            desired_spec={"mode": "l2vni"},
+            actual_spec={"mode": "l3vni"},
         )
         self.assertEqual(vpc.sync_state, "drifted")
         self.add_permissions("netbox_hedgehog.view_hedgehogresource", "netbox_hedgehog.view_hedgehogfabric")
@@ -77,7 +109,13 @@ class ResourcePageTest(TestCase):
         for bad, message in (("- a\n- list\n", "Give an object"), ("a: [unclosed\n", "Not valid YAML")):
             response = self.client.post(
                 reverse("plugins:netbox_hedgehog:hedgehogresource_add"),
-                {"fabric": fabric.pk, "kind": "VPC", "namespace": "default", "name": "v", "desired_spec": bad},
+                {
+                    "fabric": fabric.pk,
+                    "kind": "VPC",
+                    "namespace": "default",
+                    "name": "v",
+                    "desired_spec": bad,
+                },
             )
             self.assertHttpStatus(response, 200)
             self.assertContains(response, message)

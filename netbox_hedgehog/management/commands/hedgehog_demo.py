@@ -1,15 +1,21 @@
 """Demo data for a development instance: an admin user, an API token, example fabrics.
 
-Safe to run again: what exists is kept.
+Safe to run again: what exists is kept. With ``--cluster-kubeconfig``, one more fabric,
+``demo-cluster``, reaches the demo cluster (the emulated Kubernetes API server that ``make up``
+starts) through that kubeconfig; when the kubeconfig changed (the cluster was restarted), the
+fabric is given the new one. Saving new connection settings starts a connection test, which the RQ
+worker runs.
 """
 
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from netbox_hedgehog.choices import TriggerChoices
+from netbox_hedgehog.credentials import CredentialsUnreadable
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.state import machine as m
 from netbox_hedgehog.state import transition
@@ -59,9 +65,20 @@ DEMO_FABRICS = {
     ),
 }
 
+CLUSTER_FABRIC = "demo-cluster"
+CLUSTER_FABRIC_DESCRIPTION = "Connected to the in-memory demo cluster"
+CLUSTER_FABRIC_COMMENTS = (
+    "Its cluster is the emulated Kubernetes API server started by `make up` "
+    "(`python -m netbox_hedgehog.testing`): an in-memory stand-in seeded with a small Hedgehog "
+    "fabric. No real switches; its state is lost when it stops (`make down`)."
+)
+
 
 class Command(BaseCommand):
     help = "Create the demo admin user, an API token and example fabrics (idempotent)."
+    # NetBox's system checks (URLs, the GraphQL schema) take longer than everything this command
+    # does; `make demo` has just started NetBox, which runs them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -69,8 +86,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--api-token-file", help="Write the admin's API authorization header value to this file"
         )
+        parser.add_argument(
+            "--cluster-kubeconfig",
+            metavar="PATH",
+            help=f"Create (or update) the fabric {CLUSTER_FABRIC!r} with this kubeconfig as its credentials",
+        )
+        parser.add_argument(
+            "--cluster-only",
+            action="store_true",
+            help=f"With --cluster-kubeconfig: only update an existing {CLUSTER_FABRIC!r} fabric; create nothing",
+        )
 
-    def handle(self, *args, username, password, api_token_file, **options):
+    def handle(self, *args, username, password, api_token_file, cluster_kubeconfig, cluster_only, **options):
+        kubeconfig = None
+        if cluster_kubeconfig:
+            try:
+                kubeconfig = Path(cluster_kubeconfig).read_text()
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot read the kubeconfig {cluster_kubeconfig}: {exc.strerror}"
+                ) from None
+        elif cluster_only:
+            raise CommandError("--cluster-only needs --cluster-kubeconfig")
+        if cluster_only:
+            self._cluster_fabric(kubeconfig, None, create=False)
+            return
         user = self._admin(username, password)
         if api_token_file:
             self._token(user, Path(api_token_file))
@@ -85,6 +125,62 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"created fabric {name}: {fabric.status}/{fabric.connection_status}/{fabric.sync_status}"
             )
+        if kubeconfig is not None:
+            self._cluster_fabric(kubeconfig, user, create=True)
+
+    def _cluster_fabric(self, kubeconfig, user, *, create):
+        """The fabric connected to the demo cluster: created, or given a changed kubeconfig.
+
+        Either save changes the connection settings, so the model moves the fabric to testing and
+        enqueues a connection test (on commit); an unchanged kubeconfig changes nothing.
+        """
+        with transaction.atomic():
+            fabric = HedgehogFabric.objects.select_for_update().filter(name=CLUSTER_FABRIC).first()
+            if fabric is None:
+                if not create:
+                    return
+                fabric = HedgehogFabric(
+                    name=CLUSTER_FABRIC,
+                    description=CLUSTER_FABRIC_DESCRIPTION,
+                    comments=CLUSTER_FABRIC_COMMENTS,
+                )
+                action = "created"
+            else:
+                try:
+                    stored = fabric.get_secret("kubeconfig")
+                except CredentialsUnreadable:
+                    stored = None  # encrypted with a key since removed: give it the kubeconfig again
+                if stored == kubeconfig and not (fabric.kubeconfig_context or fabric.kubernetes_server):
+                    return
+                action = "updated the kubeconfig of"
+            fabric.set_secret("kubeconfig", kubeconfig)
+            fabric.kubeconfig_context = ""
+            fabric.kubernetes_server = ""
+            fabric.set_secret("kubernetes_token", "")
+            fabric.kubernetes_ca_cert = ""
+            try:
+                fabric.full_clean()
+            except ValidationError as exc:
+                raise CommandError(
+                    f"the demo cluster's kubeconfig is refused: {'; '.join(exc.messages)}"
+                ) from None
+            fabric.save()
+            if action == "created":
+                transition(
+                    fabric,
+                    m.STATUS,
+                    m.ACTIVE,
+                    trigger=TriggerChoices.MANUAL,
+                    reason="Demo: the demo cluster is running",
+                    user=user,
+                )
+        queued = (
+            " (connection test queued for the RQ worker)" if fabric.connection_status == m.TESTING else ""
+        )
+        self.stdout.write(
+            f"{action} fabric {CLUSTER_FABRIC}: "
+            f"{fabric.status}/{fabric.connection_status}/{fabric.sync_status}{queued}"
+        )
 
     def _admin(self, username, password):
         User = get_user_model()

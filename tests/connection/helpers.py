@@ -1,0 +1,65 @@
+"""Helpers of the connection tests (plain functions; the fixtures are in conftest.py)."""
+
+import copy
+from contextlib import contextmanager
+
+from django.conf import settings as django_settings
+from django.test import override_settings
+
+from netbox_hedgehog.jobs import ConnectionTestJob
+from netbox_hedgehog.models import HedgehogFabric, StateTransition
+
+# Distinctive, to search for it in everything that must never hold it.
+TOKEN = "s3cr3t-Token-Zq8wX1-do-not-leak"
+
+# Short client timeouts keep failure tests quick; the timeout tests check they are honoured.
+CONNECT_TIMEOUT = 1.0
+REQUEST_TIMEOUT = 1.5
+
+
+@contextmanager
+def plugin_settings(**values):
+    """PLUGINS_CONFIG["netbox_hedgehog"] with `values` changed, everything else as configured.
+
+    netbox.plugins.get_plugin_config reads django.conf.settings.PLUGINS_CONFIG on every call (no
+    cache), so overriding the whole dict (NetBox merged the plugin's defaults and our
+    credentials_key into it at startup) is all it takes. override_settings changes the settings
+    process-wide, so the health round's worker threads see it too.
+    """
+    config = copy.deepcopy(django_settings.PLUGINS_CONFIG)
+    config["netbox_hedgehog"].update(values)
+    with override_settings(PLUGINS_CONFIG=config):
+        yield config["netbox_hedgehog"]
+
+
+def make_fabric(name="dc1", *, server="", token="", ca="", kubeconfig="", **fields):
+    """A fabric saved with these connection settings (validated, secrets encrypted as the forms do).
+
+    Saving connection settings starts a test (the specification's manual trigger): the fabric is then
+    testing with a pending job, which nothing runs in tests (jobs are queued on commit).
+    """
+    fabric = HedgehogFabric(name=name, kubernetes_server=server, kubernetes_ca_cert=ca, **fields)
+    if token:
+        fabric.set_secret("kubernetes_token", token)
+    if kubeconfig:
+        fabric.set_secret("kubeconfig", kubeconfig)
+    fabric.full_clean()
+    fabric.save()
+    return fabric
+
+
+def run_test(fabric, **kwargs):
+    """Run a connection test in-process (a real JobRunner run); the job and the fabric are refreshed."""
+    job = ConnectionTestJob.enqueue(instance=fabric, immediate=True, **kwargs)
+    job.refresh_from_db()
+    fabric.refresh_from_db()
+    return job
+
+
+def job_log(job) -> str:
+    return "\n".join(entry["message"] for entry in job.log_entries)
+
+
+def connection_rows(fabric):
+    """The fabric's connection_status history, oldest first."""
+    return list(StateTransition.objects.filter(fabric=fabric, field="connection_status").order_by("pk"))
