@@ -16,18 +16,23 @@ import django
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--transitions", type=int, default=2000, help="transitions per measurement")
-    parser.add_argument("--repeat", type=int, default=3, help="measurements; the best is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements (rounds); the best is kept")
+    parser.add_argument("--fleet", type=int, default=200, help="fabrics in the health-check round")
+    parser.add_argument("--fleet-hanging", type=int, default=40, help="of which behind a black hole")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import transitions
+    from . import fleet, transitions
 
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.system()}",
-        "benchmarks": {"transitions": transitions.run(args.transitions, args.repeat)},
+        "benchmarks": {
+            "transitions": transitions.run(args.transitions, args.repeat),
+            "fleet": fleet.run(args.fleet, args.fleet_hanging, args.repeat),
+        },
     }
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     json.dump(results, sys.stdout, indent=2)

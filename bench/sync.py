@@ -18,7 +18,6 @@ from kubernetes import client as k8s
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
 from netbox_hedgehog.state import transition
-from netbox_hedgehog.sync import engine
 from netbox_hedgehog.sync.operations import run_sync
 from netbox_hedgehog.testing.cluster import EmulatedCluster
 
@@ -70,7 +69,13 @@ def _raw_list(fabric, page_size):
         token, count, pages = None, 0, 0
         while True:
             page = custom.list_namespaced_custom_object(
-                WIRING, "v1beta1", "default", "servers", limit=page_size, _continue=token, _request_timeout=(5, 60)
+                WIRING,
+                "v1beta1",
+                "default",
+                "servers",
+                limit=page_size,
+                _continue=token,
+                _request_timeout=(5, 60),
             )
             count += len(page["items"])
             pages += 1
@@ -96,9 +101,27 @@ def _raw_insert(cluster, fabric):
                 labels = json.dumps(meta.get("labels", {}))
                 copy.write_row(
                     (
-                        fabric.pk, WIRING, "v1beta1", "Server", "servers", "default", meta["name"], meta.get("uid", ""),
-                        meta.get("resourceVersion", ""), meta.get("generation"), spec, labels, "{}", spec, labels,
-                        "in_sync", "[]", "", "{}", "now", "now",
+                        fabric.pk,
+                        WIRING,
+                        "v1beta1",
+                        "Server",
+                        "servers",
+                        "default",
+                        meta["name"],
+                        meta.get("uid", ""),
+                        meta.get("resourceVersion", ""),
+                        meta.get("generation"),
+                        spec,
+                        labels,
+                        "{}",
+                        spec,
+                        labels,
+                        "in_sync",
+                        "[]",
+                        "",
+                        "{}",
+                        "now",
+                        "now",
                     )
                 )
         elapsed = time.perf_counter() - start
@@ -133,22 +156,35 @@ def run(n=10_000, large=50_000, page_size=500):
 
         wall, statements, out = _measure(lambda: run_sync(fabric))
         results["first_sync"] = {
-            "seconds": round(wall, 3), "statements": statements, "written": out["written"],
-            "ratio_to_floor": round(wall / floor, 2), "goal_ratio": 2.0,
+            "seconds": round(wall, 3),
+            "statements": statements,
+            "written": out["written"],
+            "ratio_to_floor": round(wall / floor, 2),
+            "goal_ratio": 2.0,
         }
         wall, statements, out = _measure(lambda: run_sync(fabric))
-        results["resync_unchanged"] = {"seconds": round(wall, 3), "statements": statements, "written": out["written"]}
+        results["resync_unchanged"] = {
+            "seconds": round(wall, 3),
+            "statements": statements,
+            "written": out["written"],
+        }
         for i in range(0, n, 100):  # 1%
-            cluster.patch_object(WIRING, "v1beta1", "servers", f"srv-{i:06d}", {"spec": {"profile": "changed"}})
+            cluster.patch_object(
+                WIRING, "v1beta1", "servers", f"srv-{i:06d}", {"spec": {"profile": "changed"}}
+            )
         wall, statements, out = _measure(lambda: run_sync(fabric))
         results["resync_1pct_changed"] = {
-            "seconds": round(wall, 3), "statements": statements, "written": out["written"],
+            "seconds": round(wall, 3),
+            "statements": statements,
+            "written": out["written"],
             "drifted": out["resources"]["drifted"],
         }
         results["statements_per_page"] = round(results["first_sync"]["statements"] / pages, 1)
         HedgehogResource.objects.filter(fabric=fabric)._raw_delete(connection.alias)
         fabric.delete()
-        results["peak_memory_mb"] = {str(n): round(_peak_memory_of_first_sync(cluster, "bench-sync-mem") / 2**20, 1)}
+        results["peak_memory_mb"] = {
+            str(n): round(_peak_memory_of_first_sync(cluster, "bench-sync-mem") / 2**20, 1)
+        }
     if large:
         with EmulatedCluster(token=TOKEN) as cluster:
             cluster.seed([_server(i) for i in range(large)])

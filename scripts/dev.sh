@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Development environment for netbox-hedgehog: one script behind the Makefile targets.
 #   setup   venv + NetBox + plugin, PostgreSQL and Redis started, NetBox configured and migrated
-#   up      setup, then NetBox (runserver) and an RQ worker in the background
-#   down    stop NetBox, the worker, Redis and PostgreSQL
-#   demo    up, an admin user with an API token, example fabrics
+#   up      setup, then NetBox (runserver), an RQ worker and scripts/up.d/*.sh (the demo cluster)
+#   down    stop NetBox, the worker, the demo cluster, Redis and PostgreSQL
+#   demo    up, an admin user with an API token, example fabrics, one connected to the demo cluster
 #   test    setup, then lint, makemigrations --check and pytest
 #   bench   setup, then the benchmarks (results in bench/)
 # Everything mutable lives under .dev/ (git-ignored); PostgreSQL's data lives under /var/tmp, keyed
@@ -149,13 +149,26 @@ ensure_core_dump() {
   psql_admin -c "drop database netbox_core"
 }
 
+plugin_migrated() {
+  local names count
+  names=$(cd "$ROOT/netbox_hedgehog/migrations" && ls [0-9]*.py | sed 's/\.py$//')
+  count=$(printf '%s\n' "$names" | wc -l)
+  [ "$(psql_admin -d netbox -c "select count(*) from django_migrations where app = 'netbox_hedgehog'
+    and name in ($(printf "'%s'," $names | sed 's/,$//'))")" = "$count" ]
+}
+
 ensure_databases() {
   ensure_core_dump
   if ! db_exists netbox; then
     log "creating the NetBox database"
     restore_core netbox
   fi
-  nb migrate --no-input -v 0
+  # `migrate` takes 15-30 s even with nothing to do: run it only when NetBox's version changed or a
+  # migration of the plugin is not recorded as applied (migrate applies nothing else).
+  if [ "$(cat "$DEV/netbox.migrated" 2>/dev/null)" != "$NETBOX_VERSION" ] || ! plugin_migrated; then
+    nb migrate --no-input -v 0
+    echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
+  fi
   # The test database starts from the same dump; pytest --reuse-db then applies the plugin's
   # migrations. It is rebuilt whenever the plugin's migrations change.
   local mig; mig=$(cat "$ROOT"/netbox_hedgehog/migrations/*.py | sha1sum | cut -c1-16)
@@ -179,18 +192,33 @@ cmd_setup() {
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# start_bg NAME COMMAND...: COMMAND in the background, in its own session (so that stop_pidfile
+# stops it with its children), output in .dev/log/NAME.log, pid in .dev/run/NAME.pid. The command
+# must be the simple command behind `&`: in an && list bash forks a wrapper shell, whose pid $!
+# would be instead (make down then left the server running, and the wrapper held the caller's
+# stdout open).
+start_bg() {
+  local name=$1; shift
+  setsid nohup "$@" </dev/null >"$DEV/log/$name.log" 2>&1 &
+  echo $! > "$DEV/run/$name.pid"
+}
+
 cmd_up() {
   cmd_setup
-  (source "$DEV/env" && netbox collectstatic --no-input -v 0)
+  local static; static=$( (echo "$NETBOX_VERSION"; cd "$ROOT" && find netbox_hedgehog -path '*/static/*' -type f \
+    -print0 | sort -z | xargs -0r sha1sum) | sha1sum | cut -c1-16)
+  # NetBox collects into its own package directory (in the venv): the stamp lives there too.
+  if [ "$(cat "$VENV/.hedgehog-static-stamp" 2>/dev/null)" != "$static" ]; then
+    (source "$DEV/env" && netbox collectstatic --no-input -v 0)
+    echo "$static" > "$VENV/.hedgehog-static-stamp"
+  fi
   if ! running "$DEV/run/netbox.pid"; then
     log "starting NetBox on http://127.0.0.1:$NETBOX_PORT"
-    (source "$DEV/env" && setsid nohup netbox runserver --noreload "127.0.0.1:$NETBOX_PORT" \
-      >"$DEV/log/netbox.log" 2>&1 & echo $! > "$DEV/run/netbox.pid")
+    (source "$DEV/env"; start_bg netbox netbox runserver --noreload "127.0.0.1:$NETBOX_PORT")
   fi
   if ! running "$DEV/run/worker.pid"; then
     log "starting the RQ worker"
-    (source "$DEV/env" && setsid nohup netbox rqworker high default low \
-      >"$DEV/log/worker.log" 2>&1 & echo $! > "$DEV/run/worker.pid")
+    (source "$DEV/env"; start_bg worker netbox rqworker high default low)
   fi
   for extra in "$ROOT"/scripts/up.d/*.sh; do [ -f "$extra" ] && source "$extra"; done
   for _ in $(seq 120); do
@@ -226,13 +254,17 @@ cmd_down() {
 
 cmd_demo() {
   cmd_up
-  nb hedgehog_demo --api-token-file "$DEV/api-token"
+  nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
   cat <<MSG
 
 NetBox with netbox-hedgehog is serving at http://127.0.0.1:$NETBOX_PORT/plugins/hedgehog/fabrics/
   login: admin / admin
   API:   curl -H "Authorization: \$(cat .dev/api-token)" http://127.0.0.1:$NETBOX_PORT/api/plugins/hedgehog/fabrics/
   shell: source .dev/env && netbox nbshell
+The fabric demo-cluster connects to the demo cluster at https://127.0.0.1:$DEMO_CLUSTER_PORT
+(kubeconfig: .dev/demo-kubeconfig.yaml; press "Test connection" on its page). That cluster is an
+in-memory stand-in, an emulated Kubernetes API server seeded with a small Hedgehog fabric: no real
+switches behind it, and its state is lost when it stops.
 Stop everything with: make down
 MSG
 }

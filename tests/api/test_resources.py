@@ -115,9 +115,9 @@ class ResourceRulesAPITest(APITestCase):
         other = HedgehogFabric.objects.create(name="dc2")
         make(other, "vpc-x", desired_spec=SPEC)
         url = reverse("plugins-api:netbox_hedgehog-api:hedgehogresource-list")
-        names = lambda q: sorted(
-            r["name"] for r in self.client.get(f"{url}?{q}", **self.header).data["results"]
-        )  # noqa: E731
+        def names(query):
+            return sorted(r["name"] for r in self.client.get(f"{url}?{query}", **self.header).data["results"])
+
         self.assertEqual(names(f"fabric_id={self.fabric.pk}"), ["vpc-1"])
         self.assertEqual(names("kind=VPC&sync_state=missing"), ["vpc-x"])
         self.assertEqual(names("fabric=dc2"), ["vpc-x"])
