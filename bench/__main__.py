@@ -19,11 +19,15 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3, help="measurements (rounds); the best is kept")
     parser.add_argument("--fleet", type=int, default=200, help="fabrics in the health-check round")
     parser.add_argument("--fleet-hanging", type=int, default=40, help="of which behind a black hole")
+    parser.add_argument("--sync-objects", type=int, default=10_000, help="resources in the sync benchmark")
+    parser.add_argument(
+        "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
+    )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import fleet, transitions
+    from . import fleet, sync, transitions
 
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -32,6 +36,7 @@ def main(argv=None):
         "benchmarks": {
             "transitions": transitions.run(args.transitions, args.repeat),
             "fleet": fleet.run(args.fleet, args.fleet_hanging, args.repeat),
+            "sync": sync.run(args.sync_objects, args.sync_large),
         },
     }
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

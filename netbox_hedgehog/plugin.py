@@ -32,7 +32,7 @@ class HedgehogConfig(PluginConfig):
         # Health checks of connected fabrics (minutes between rounds) and how many fabrics a round
         # tests at once.
         "health_check_interval": 5,
-        "health_check_workers": 16,
+        "health_check_workers": 64,
         # Retries of failed connections: base * factor ** (attempts - 1), at most max, in seconds,
         # spread by +/- jitter (a fraction).
         "retry_backoff_base": 10,

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from extras.ui.panels import CustomFieldsPanel, TagsPanel
 from netbox.object_actions import BulkExport
@@ -12,8 +12,11 @@ from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
 from .connection import request_test
+from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
 from .state import InvalidTransition, machine, transition
+from .sync.operations import request_sync
+from .sync.reconcile import reconcile, request_reconcile
 from .ui import panels
 
 #
@@ -35,7 +38,12 @@ class HedgehogFabricView(generic.ObjectView):
     template_name = "generic/object.html"
     layout = layout.SimpleLayout(
         left_panels=[panels.FabricPanel(), panels.FabricStatePanel(), TagsPanel(), CommentsPanel()],
-        right_panels=[panels.LifecyclePanel(), panels.ClusterConnectionPanel(), CustomFieldsPanel()],
+        right_panels=[
+            panels.LifecyclePanel(),
+            panels.ClusterConnectionPanel(),
+            panels.FabricResourcesPanel(),
+            CustomFieldsPanel(),
+        ],
         bottom_panels=[
             ObjectsTablePanel(
                 model="netbox_hedgehog.StateTransition",
@@ -153,6 +161,72 @@ class HedgehogFabricTestConnectionView(GetReturnURLMixin, BaseObjectView):
                     request, _("A connection test is already queued or running: job #{id}.").format(id=job.pk)
                 )
         return redirect(self.get_return_url(request, fabric))
+
+
+@register_model_view(HedgehogFabric, "sync")
+class HedgehogFabricSyncView(GetReturnURLMixin, BaseObjectView):
+    """POST: start a sync (the button on the fabric page). Needs the change permission."""
+
+    queryset = HedgehogFabric.objects.all()
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.change_hedgehogfabric"
+
+    def get(self, request, pk):
+        return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
+
+    def post(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        try:
+            job, created = request_sync(fabric, user=request.user)
+        except InvalidTransition as exc:
+            messages.error(request, exc.message)
+        else:
+            if created:
+                messages.success(request, _("Sync queued as job #{id}.").format(id=job.pk))
+            else:
+                messages.info(request, _("A sync is already queued or running: job #{id}.").format(id=job.pk))
+        return redirect(self.get_return_url(request, fabric))
+
+
+@register_model_view(HedgehogFabric, "reconcile")
+class HedgehogFabricReconcileView(BaseObjectView):
+    """Choose a direction, preview it (a dry run), then reconcile. Needs the change permission."""
+
+    queryset = HedgehogFabric.objects.all()
+    template_name = "netbox_hedgehog/reconcile.html"
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.change_hedgehogfabric"
+
+    def get(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        form = forms.ReconcileForm(initial={"direction": "apply"})
+        return render(request, self.template_name, {"object": fabric, "form": form, "plan": None})
+
+    def post(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        form = forms.ReconcileForm(request.POST)
+        plan = None
+        if form.is_valid():
+            direction, prune = form.cleaned_data["direction"], form.cleaned_data["prune"]
+            if "run" in request.POST:
+                try:
+                    job, _created = request_reconcile(fabric, direction, prune=prune, user=request.user)
+                except InvalidTransition as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, _("Reconciliation queued as job #{id}.").format(id=job.pk))
+                    return redirect(job.get_absolute_url())
+            else:
+                try:
+                    plan = reconcile(fabric, direction, dry_run=True, prune=prune)
+                except KubeFailure as failure:
+                    messages.error(
+                        request,
+                        _("The cluster could not be asked: {message}").format(message=failure.message),
+                    )
+        return render(request, self.template_name, {"object": fabric, "form": form, "plan": plan})
 
 
 #

@@ -112,6 +112,8 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             "sync_status_changed",
             "last_sync",
             "sync_error",
+            "sync_summary",
+            "sync_interval",
             "connection_error_code",
             "connection_attempts",
             "next_connection_attempt",
@@ -254,6 +256,58 @@ class ConnectionTestAcceptedSerializer(serializers.Serializer):
         help_text=_("False when a test already pending or running is returned")
     )
     connection_status = serializers.CharField()
+
+
+class SyncAcceptedSerializer(serializers.Serializer):
+    job = JobReferenceSerializer()
+    created = serializers.BooleanField(
+        help_text=_("False when a sync already pending or running is returned")
+    )
+    sync_status = serializers.CharField()
+
+
+class ReconcileRequestSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(
+        choices=["apply", "adopt"],
+        help_text=_("apply: NetBox's desired state to the cluster; adopt: the cluster's state as desired"),
+    )
+    dry_run = serializers.BooleanField(default=True, help_text=_("Only show what would change (default)"))
+    prune = serializers.BooleanField(
+        default=False, help_text=_("apply: also delete what exists only in the cluster")
+    )
+
+
+class ReconcileActionSerializer(serializers.Serializer):
+    resource_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    action = serializers.CharField()
+    outcome = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+
+
+class ReconcilePlanSerializer(serializers.Serializer):
+    direction = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    prune = serializers.BooleanField()
+    actions = ReconcileActionSerializer(many=True)
+
+
+class NotConnected(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_connected"
+    default_detail = _("The fabric is not connected: test the connection first.")
+
+
+class ClusterUnavailable(APIException):
+    """The cluster could not be asked (502: an upstream failure), with the classified reason."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "cluster_unavailable"
+
+    def __init__(self, failure):
+        super().__init__()
+        self.detail = {"detail": failure.message, "code": failure.code}
 
 
 class TransitionRequestSerializer(serializers.Serializer):

@@ -12,8 +12,11 @@ from rest_framework.routers import APIRootView
 
 from .. import filtersets
 from ..connection import request_test
+from ..kube.errors import KubeFailure
 from ..models import HedgehogFabric, StateTransition
 from ..state import InvalidTransition, machine, transition
+from ..sync.operations import request_sync
+from ..sync.reconcile import reconcile, request_reconcile
 from . import serializers
 
 
@@ -42,7 +45,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
     filterset_class = filtersets.HedgehogFabricFilterSet
 
     def get_permissions(self):
-        if self.action in ("transition", "test_connection"):
+        if self.action in ("transition", "test_connection", "sync", "reconcile"):
             return [TokenChangePermission()]
         return super().get_permissions()
 
@@ -64,6 +67,58 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
             context={"request": request},
         )
         return Response(body.data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: serializers.SyncAcceptedSerializer})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk):
+        """Start a sync (202 with the job); while a sync or reconciliation is pending or running, answer
+        with it. 409 with the reason when the fabric cannot sync (not connected, in maintenance,
+        decommissioned). Needs the change permission on the fabric.
+        """
+        fabric = changeable_fabric(request, pk)
+        try:
+            job, created = request_sync(fabric, user=request.user)
+        except InvalidTransition as exc:
+            raise serializers.TransitionRefused(exc) from None
+        body = serializers.SyncAcceptedSerializer(
+            {"job": job, "created": created, "sync_status": fabric.sync_status}, context={"request": request}
+        )
+        return Response(body.data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=serializers.ReconcileRequestSerializer,
+        responses={200: serializers.ReconcilePlanSerializer, 202: serializers.SyncAcceptedSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reconcile(self, request, pk):
+        """Reconcile NetBox and the cluster: {"direction": "apply"|"adopt", "dry_run": bool, "prune": bool}.
+
+        A dry run (the default) answers 200 with every planned action (for apply, judged by the
+        cluster with dryRun=All) and changes nothing. Otherwise 202 with the job. 409 with the reason
+        when the fabric cannot sync now.
+        """
+        fabric = changeable_fabric(request, pk)
+        body = serializers.ReconcileRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        options = body.validated_data
+        if options["dry_run"]:
+            if fabric.connection_status != "connected":
+                raise serializers.NotConnected()
+            try:
+                report = reconcile(fabric, options["direction"], dry_run=True, prune=options["prune"])
+            except KubeFailure as failure:
+                raise serializers.ClusterUnavailable(failure) from None
+            return Response(serializers.ReconcilePlanSerializer(report).data)
+        try:
+            job, created = request_reconcile(
+                fabric, options["direction"], prune=options["prune"], user=request.user
+            )
+        except InvalidTransition as exc:
+            raise serializers.TransitionRefused(exc) from None
+        accepted = serializers.SyncAcceptedSerializer(
+            {"job": job, "created": created, "sync_status": fabric.sync_status}, context={"request": request}
+        )
+        return Response(accepted.data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=serializers.TransitionRequestSerializer,

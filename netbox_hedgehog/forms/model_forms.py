@@ -7,7 +7,7 @@ from utilities.forms.rendering import FieldSet
 from ..models import HedgehogFabric
 from ..models.fabric import SECRET_FIELDS
 
-__all__ = ("HedgehogFabricForm", "LifecycleTransitionForm")
+__all__ = ("HedgehogFabricForm", "LifecycleTransitionForm", "ReconcileForm")
 
 
 class SecretInput(forms.PasswordInput):
@@ -62,7 +62,7 @@ class HedgehogFabricForm(NetBoxModelForm):
         FieldSet(
             "kubeconfig", "remove_kubeconfig", "kubeconfig_context", name=_("Kubernetes API: or a kubeconfig")
         ),
-        FieldSet("kubernetes_namespace", name=_("Hedgehog objects")),
+        FieldSet("kubernetes_namespace", "sync_interval", name=_("Hedgehog objects")),
     )
 
     class Meta:
@@ -76,6 +76,7 @@ class HedgehogFabricForm(NetBoxModelForm):
             "kubernetes_verify_tls",
             "kubernetes_allow_http",
             "kubeconfig_context",
+            "sync_interval",
             "comments",
             "tags",
         )
@@ -106,4 +107,18 @@ class LifecycleTransitionForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": _("Optional: why (kept in the history)")}),
+    )
+
+
+class ReconcileForm(forms.Form):
+    direction = forms.ChoiceField(
+        label=_("Direction"),
+        choices=(
+            ("apply", _("Apply: make the cluster match NetBox")),
+            ("adopt", _("Adopt: make NetBox match the cluster")),
+        ),
+        widget=forms.RadioSelect,
+    )
+    prune = forms.BooleanField(
+        label=_("Prune"), required=False, help_text=_("Apply: also delete what exists only in the cluster")
     )

@@ -51,6 +51,39 @@ class ClusterConnectionPanel(panels.ObjectPanel):
         return ctx
 
 
+class FabricResourcesPanel(panels.ObjectPanel):
+    """The fabric's resources by sync state (as stored by the last sync or drift), Sync and Reconcile."""
+
+    template_name = "netbox_hedgehog/panels/fabric_resources.html"
+    title = _("Resources")
+
+    def get_context(self, context):
+        from ..choices import ResourceSyncStateChoices
+
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        summary = fabric.sync_summary or {}
+        ctx["states"] = [
+            (value, label, ResourceSyncStateChoices.colors.get(value), summary.get(value, 0))
+            for value, label, *_ in ResourceSyncStateChoices.CHOICES
+        ]
+        may_change = ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        ctx["can_sync"] = may_change and "syncing" in fabric.available_transitions("sync_status")
+        ctx["why_not"] = "" if ctx["can_sync"] else _sync_refusal(fabric)
+        ctx["may_change"] = may_change
+        return ctx
+
+
+def _sync_refusal(fabric):
+    from ..state import machine
+
+    try:
+        machine.plan(fabric.state, machine.SYNC, machine.SYNCING)
+    except machine.Refused as refused:
+        return refused.message
+    return ""
+
+
 class StateTransitionPanel(panels.ObjectAttributesPanel):
     title = _("State transition")
     fabric = attrs.RelatedObjectAttr("fabric", linkify=True)

@@ -115,6 +115,7 @@ class ResourceRulesAPITest(APITestCase):
         other = HedgehogFabric.objects.create(name="dc2")
         make(other, "vpc-x", desired_spec=SPEC)
         url = reverse("plugins-api:netbox_hedgehog-api:hedgehogresource-list")
+
         def names(query):
             return sorted(r["name"] for r in self.client.get(f"{url}?{query}", **self.header).data["results"])
 
