@@ -34,7 +34,11 @@ def test_post_sync_answers_202_with_the_job_and_a_second_request_gets_the_same_j
     first = client.post(url(fabric, "sync"))
     second = client.post(url(fabric, "sync"))
     assert first.status_code == second.status_code == 202
-    assert first.data["job"]["id"] == second.data["job"]["id"] and first.data["created"] and not second.data["created"]
+    assert (
+        first.data["job"]["id"] == second.data["job"]["id"]
+        and first.data["created"]
+        and not second.data["created"]
+    )
     assert first.data["job"]["url"].endswith(f"/api/core/jobs/{first.data['job']['id']}/")
     assert FabricSyncJob.get_jobs(fabric).count() == 1
     fabric.refresh_from_db()
