@@ -23,31 +23,9 @@ from netbox_hedgehog.state import transition
 # name -> (description, the transitions that bring it to its demo state: (field, to, trigger, reason))
 DEMO_FABRICS = {
     "lab-planned": ("A fabric still being planned", []),
-    "dc1-fabric": (
-        "Production fabric, connected and in sync",
-        [
-            (m.CONNECTION, m.TESTING, TriggerChoices.CONNECTION_TEST, "Demo: connection test"),
-            (m.CONNECTION, m.CONNECTED, TriggerChoices.CONNECTION_TEST, "Demo: API server answered"),
-            (m.STATUS, m.ACTIVE, TriggerChoices.MANUAL, "Demo: deployment complete"),
-            (m.SYNC, m.SYNCING, TriggerChoices.SYNC, "Demo: first sync"),
-            (m.SYNC, m.IN_SYNC, TriggerChoices.SYNC, "Demo: sync complete"),
-        ],
-    ),
     "dc2-fabric": (
-        "Active fabric whose cluster stopped answering",
-        [
-            (m.STATUS, m.ACTIVE, TriggerChoices.MANUAL, "Demo: deployment complete"),
-            (m.CONNECTION, m.TESTING, TriggerChoices.CONNECTION_TEST, "Demo: connection test"),
-            (m.CONNECTION, m.CONNECTED, TriggerChoices.CONNECTION_TEST, "Demo: API server answered"),
-            (m.SYNC, m.SYNCING, TriggerChoices.SYNC, "Demo: first sync"),
-            (m.SYNC, m.IN_SYNC, TriggerChoices.SYNC, "Demo: sync complete"),
-            (
-                m.CONNECTION,
-                m.FAILED,
-                TriggerChoices.KUBERNETES_ERROR,
-                "Demo: connection refused by 10.0.0.1:6443",
-            ),
-        ],
+        "Active fabric whose cluster does not answer (nothing listens on 127.0.0.1:9): watch it retry",
+        [(m.STATUS, m.ACTIVE, TriggerChoices.MANUAL, "Demo: deployment complete")],
     ),
     "edge-fabric": (
         "Fabric in a maintenance window",
@@ -60,10 +38,14 @@ DEMO_FABRICS = {
         "A retired fabric",
         [
             (m.STATUS, m.ACTIVE, TriggerChoices.MANUAL, "Demo: deployment complete"),
-            (m.STATUS, m.DECOMMISSIONED, TriggerChoices.MANUAL, "Demo: replaced by dc1-fabric"),
+            (m.STATUS, m.DECOMMISSIONED, TriggerChoices.MANUAL, "Demo: replaced by demo-cluster"),
         ],
     ),
 }
+
+# Real connection settings of example fabrics (saving them starts a connection test).
+DEMO_SETTINGS = {"dc2-fabric": {"kubernetes_server": "https://127.0.0.1:9"}}
+DEMO_TOKENS = {"dc2-fabric": "demo-token-for-a-cluster-that-is-not-there"}
 
 CLUSTER_FABRIC = "demo-cluster"
 CLUSTER_FABRIC_DESCRIPTION = "Connected to the in-memory demo cluster"
@@ -118,7 +100,9 @@ class Command(BaseCommand):
             if HedgehogFabric.objects.filter(name=name).exists():
                 continue
             with transaction.atomic():
-                fabric = HedgehogFabric(name=name, description=description)
+                fabric = HedgehogFabric(name=name, description=description, **DEMO_SETTINGS.get(name, {}))
+                if name in DEMO_TOKENS:
+                    fabric.set_secret("kubernetes_token", DEMO_TOKENS[name])
                 fabric.save()
                 for field, to, trigger, reason in steps:
                     transition(fabric, field, to, trigger=trigger, reason=reason, user=user)
@@ -127,6 +111,26 @@ class Command(BaseCommand):
             )
         if kubeconfig is not None:
             self._cluster_fabric(kubeconfig, user, create=True)
+            self._first_sync(user)
+
+    def _first_sync(self, user, wait=30):
+        """Once the worker connected the demo-cluster fabric, sync it (if it never was), so its
+        resources are there to browse."""
+        import time
+
+        from netbox_hedgehog.sync.operations import request_sync
+
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            fabric = HedgehogFabric.objects.get(name=CLUSTER_FABRIC)
+            if fabric.last_sync is not None:
+                return
+            if fabric.connection_status == m.CONNECTED:
+                job, _created = request_sync(fabric, user=user, reason="Demo: first sync")
+                self.stdout.write(f"first sync of {CLUSTER_FABRIC} queued as job #{job.pk}")
+                return
+            time.sleep(0.5)
+        self.stdout.write(f"{CLUSTER_FABRIC} is not connected yet: press Sync on its page once it is")
 
     def _cluster_fabric(self, kubeconfig, user, *, create):
         """The fabric connected to the demo cluster: created, or given a changed kubeconfig.
