@@ -135,14 +135,18 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
         return redirect(self.get_return_url(request, fabric))
 
 
-@register_model_view(HedgehogFabric, "test_connection", path="test-connection")
-class HedgehogFabricTestConnectionView(GetReturnURLMixin, BaseObjectView):
-    """POST: start a connection test (the button on the fabric page). Needs the change permission."""
+class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
+    """POST from a button on the fabric page: start a job (one at a time). Needs the change permission."""
 
     queryset = HedgehogFabric.objects.all()
+    what = ""  # e.g. "Connection test"
 
     def get_required_permission(self):
         return "netbox_hedgehog.change_hedgehogfabric"
+
+    def start(self, fabric, user):
+        """Start the job; return (job, created) or raise InvalidTransition."""
+        raise NotImplementedError
 
     def get(self, request, pk):
         return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
@@ -150,43 +154,34 @@ class HedgehogFabricTestConnectionView(GetReturnURLMixin, BaseObjectView):
     def post(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)
         try:
-            job, created = request_test(fabric, user=request.user)
+            job, created = self.start(fabric, request.user)
         except InvalidTransition as exc:
             messages.error(request, exc.message)
         else:
             if created:
-                messages.success(request, _("Connection test queued as job #{id}.").format(id=job.pk))
+                messages.success(request, _("{what} queued as job #{id}.").format(what=self.what, id=job.pk))
             else:
                 messages.info(
-                    request, _("A connection test is already queued or running: job #{id}.").format(id=job.pk)
+                    request,
+                    _("{what} already queued or running: job #{id}.").format(what=self.what, id=job.pk),
                 )
         return redirect(self.get_return_url(request, fabric))
 
 
+@register_model_view(HedgehogFabric, "test_connection", path="test-connection")
+class HedgehogFabricTestConnectionView(FabricJobButtonView):
+    what = _("Connection test")
+
+    def start(self, fabric, user):
+        return request_test(fabric, user=user)
+
+
 @register_model_view(HedgehogFabric, "sync")
-class HedgehogFabricSyncView(GetReturnURLMixin, BaseObjectView):
-    """POST: start a sync (the button on the fabric page). Needs the change permission."""
+class HedgehogFabricSyncView(FabricJobButtonView):
+    what = _("Sync")
 
-    queryset = HedgehogFabric.objects.all()
-
-    def get_required_permission(self):
-        return "netbox_hedgehog.change_hedgehogfabric"
-
-    def get(self, request, pk):
-        return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
-
-    def post(self, request, pk):
-        fabric = get_object_or_404(self.queryset, pk=pk)
-        try:
-            job, created = request_sync(fabric, user=request.user)
-        except InvalidTransition as exc:
-            messages.error(request, exc.message)
-        else:
-            if created:
-                messages.success(request, _("Sync queued as job #{id}.").format(id=job.pk))
-            else:
-                messages.info(request, _("A sync is already queued or running: job #{id}.").format(id=job.pk))
-        return redirect(self.get_return_url(request, fabric))
+    def start(self, fabric, user):
+        return request_sync(fabric, user=user)
 
 
 @register_model_view(HedgehogFabric, "reconcile")
