@@ -40,6 +40,7 @@ from ..choices import TriggerChoices
 from ..connection import report_kubernetes_error
 from ..kube.client import connect
 from ..kube.errors import classify
+from ..models.fabric import CONNECTION_FIELDS
 from ..state import machine as m
 from . import engine
 from . import kinds as K
@@ -54,16 +55,6 @@ TRANSIENT = frozenset({"connection_lost", "timeout"})
 # watch is kept while the connection is testing (a health check moves connected -> testing -> connected).
 WATCHED_STATUS = (m.PLANNED, m.ACTIVE)
 KEEP_CONNECTION = (m.CONNECTED, m.TESTING)
-CONNECTION_FIELDS = (
-    "kubernetes_server",
-    "kubernetes_token",
-    "kubernetes_ca_cert",
-    "kubernetes_namespace",
-    "kubernetes_verify_tls",
-    "kubernetes_allow_http",
-    "kubeconfig",
-    "kubeconfig_context",
-)
 
 
 def fingerprint(fabric) -> str:

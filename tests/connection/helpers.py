@@ -1,13 +1,8 @@
 """Helpers of the connection tests (plain functions; the fixtures are in conftest.py)."""
 
-import copy
-from contextlib import contextmanager
-
-from django.conf import settings as django_settings
-from django.test import override_settings
-
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
 
 # Distinctive, to search for it in everything that must never hold it.
 TOKEN = "s3cr3t-Token-Zq8wX1-do-not-leak"
@@ -15,21 +10,6 @@ TOKEN = "s3cr3t-Token-Zq8wX1-do-not-leak"
 # Short client timeouts keep failure tests quick; the timeout tests check they are honoured.
 CONNECT_TIMEOUT = 1.0
 REQUEST_TIMEOUT = 1.5
-
-
-@contextmanager
-def plugin_settings(**values):
-    """PLUGINS_CONFIG["netbox_hedgehog"] with `values` changed, everything else as configured.
-
-    netbox.plugins.get_plugin_config reads django.conf.settings.PLUGINS_CONFIG on every call (no
-    cache), so overriding the whole dict (NetBox merged the plugin's defaults and our
-    credentials_key into it at startup) is all it takes. override_settings changes the settings
-    process-wide, so the health round's worker threads see it too.
-    """
-    config = copy.deepcopy(django_settings.PLUGINS_CONFIG)
-    config["netbox_hedgehog"].update(values)
-    with override_settings(PLUGINS_CONFIG=config):
-        yield config["netbox_hedgehog"]
 
 
 def make_fabric(name="dc1", *, server="", token="", ca="", kubeconfig="", **fields):

@@ -1,25 +1,13 @@
 """Fixtures of the sync tests: an emulated cluster seeded with the demo fabric, a connected fabric."""
 
-import copy
-from contextlib import contextmanager
-
 import pytest
-from django.conf import settings as django_settings
-from django.test import override_settings
 
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.state import transition
 from netbox_hedgehog.testing.cluster import EmulatedCluster, demo_fabric_yaml
+from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
 
 TOKEN = "sync-test-token-4kq"
-
-
-@contextmanager
-def plugin_settings(**values):
-    config = copy.deepcopy(django_settings.PLUGINS_CONFIG)
-    config["netbox_hedgehog"].update(values)
-    with override_settings(PLUGINS_CONFIG=config):
-        yield config["netbox_hedgehog"]
 
 
 @pytest.fixture(autouse=True)
