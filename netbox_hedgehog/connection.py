@@ -66,7 +66,8 @@ def record_failure(fabric, failure: KubeFailure, *, trigger, job=None):
     """Move the fabric to failed and plan the next retry (none in maintenance or decommissioned)."""
     attempts = fabric.connection_attempts + 1
     retry_at = None
-    if fabric.status in TESTED_WHEN:
+    # a retry cannot mend missing or unusable settings: those wait for a person (a manual test)
+    if fabric.status in TESTED_WHEN and failure.code != "bad_configuration":
         retry_at = timezone.now() + timedelta(seconds=backoff_delay(attempts))
     transition(
         fabric,
@@ -182,6 +183,8 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
                 log(
                     f"Next attempt at {retry_at.isoformat(timespec='seconds')} (attempt {fabric.connection_attempts + 1})"
                 )
+            elif outcome.code == "bad_configuration":
+                log("Not retried automatically: fix the connection settings, then test again")
             return retry_at
         record_success(fabric, outcome, trigger=trigger, job=job)
         log("Connected")

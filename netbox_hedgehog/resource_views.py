@@ -3,6 +3,7 @@
 import yaml
 from django.utils.translation import gettext_lazy as _
 from extras.ui.panels import TagsPanel
+from netbox.object_actions import AddObject, BulkDelete, BulkExport
 from netbox.ui import attrs, layout, panels
 from netbox.views import generic
 from utilities.views import register_model_view
@@ -68,6 +69,7 @@ class HedgehogResourceListView(generic.ObjectListView):
     filterset = filtersets.HedgehogResourceFilterSet
     filterset_form = forms.HedgehogResourceFilterForm
     table = tables.HedgehogResourceTable
+    actions = (AddObject, BulkExport, BulkDelete)
 
 
 @register_model_view(HedgehogResource)

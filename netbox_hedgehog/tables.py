@@ -60,13 +60,15 @@ class StateTransitionTable(NetBoxTable):
     time = columns.DateTimeColumn(verbose_name=_("Time"), timespec="seconds", linkify=True)
     fabric = tables.Column(verbose_name=_("Fabric"), linkify=True)
     field = columns.ChoiceFieldColumn(verbose_name=_("Field"))
-    previous = columns.ChoiceFieldColumn(verbose_name=_("From"), accessor="get_previous_display")
-    new = columns.ChoiceFieldColumn(verbose_name=_("To"), accessor="get_new_display")
+    previous = columns.ChoiceFieldColumn(
+        verbose_name=_("From"), accessor="get_previous_display", order_by=("previous",)
+    )
+    new = columns.ChoiceFieldColumn(verbose_name=_("To"), accessor="get_new_display", order_by=("new",))
     trigger = columns.ChoiceFieldColumn(verbose_name=_("Trigger"))
     reason = tables.Column(verbose_name=_("Reason"))
     user = tables.Column(verbose_name=_("User"), default=_("system"))
     job = tables.Column(verbose_name=_("Job"), linkify=True)
-    actions = columns.ActionsColumn(actions=())
+    actions = columns.ActionsColumn(actions=(), orderable=False)
 
     class Meta(NetBoxTable.Meta):
         model = StateTransition

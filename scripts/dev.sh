@@ -214,7 +214,7 @@ cmd_up() {
   fi
   if ! running "$DEV/run/netbox.pid"; then
     log "starting NetBox on http://127.0.0.1:$NETBOX_PORT"
-    (source "$DEV/env"; start_bg netbox netbox runserver --noreload "127.0.0.1:$NETBOX_PORT")
+    (source "$DEV/env"; start_bg netbox netbox runserver --noreload --insecure "127.0.0.1:$NETBOX_PORT")
   fi
   if ! running "$DEV/run/worker.pid"; then
     log "starting the RQ worker"

@@ -85,7 +85,9 @@ class HedgehogFabricForm(NetBoxModelForm):
         super().__init__(*args, **kwargs)
         for name in SECRET_FIELDS:
             if self.instance.pk and getattr(self.instance, name):
-                self.fields[name].help_text = _("A value is stored. ") + str(self.fields[name].help_text)
+                self.fields[name].help_text = _(
+                    "A value is stored (encrypted; never shown). Leave empty to keep it."
+                )
             self.initial.pop(name, None)
 
     def clean(self):

@@ -61,7 +61,7 @@ class StateTransition(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.fabric_id} {self.field}: {self.previous or '-'} -> {self.new}"
+        return f"{self.fabric}: {self.get_field_display().lower()} {self.previous or '-'} → {self.new}"
 
     def get_absolute_url(self):
         return reverse("plugins:netbox_hedgehog:statetransition", args=[self.pk])

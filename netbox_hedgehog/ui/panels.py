@@ -77,6 +77,8 @@ class FabricResourcesPanel(panels.ObjectPanel):
 def _sync_refusal(fabric):
     from ..state import machine
 
+    if fabric.sync_status == machine.SYNCING:
+        return _("A sync is running.")
     try:
         machine.plan(fabric.state, machine.SYNC, machine.SYNCING)
     except machine.Refused as refused:

@@ -45,14 +45,18 @@ def plain_cluster():
 
 
 def assert_failed(fabric, job, code, hint, *, connected=True):
-    """The fabric failed with `code`, a message holding `hint`, a planned retry, and a history row
-    naming the job; the job failed and its log says what was tried (`connected`: the settings were
-    good enough to try the server) and what went wrong."""
+    """The fabric failed with `code`, a message holding `hint`, a planned retry (none for bad
+    settings: a retry cannot mend them), and a history row naming the job; the job failed and its
+    log says what was tried (`connected`: the settings were good enough to try the server) and what
+    went wrong."""
     assert fabric.connection_status == "failed"
     assert fabric.connection_error_code == code
     assert hint in fabric.connection_error
     assert fabric.connection_attempts == 1
-    assert fabric.next_connection_attempt is not None and fabric.next_connection_attempt > timezone.now()
+    if code == "bad_configuration":
+        assert fabric.next_connection_attempt is None
+    else:
+        assert fabric.next_connection_attempt is not None and fabric.next_connection_attempt > timezone.now()
     assert fabric.cluster_info == {}
     row = connection_rows(fabric)[-1]
     assert (row.previous, row.new, row.trigger, row.job) == ("testing", "failed", "connection_test", job)
@@ -62,7 +66,10 @@ def assert_failed(fabric, job, code, hint, *, connected=True):
     log = job_log(job)
     assert ("Connecting to " in log) == connected
     assert f"Failed [{code}]: {fabric.connection_error}" in log
-    assert "Next attempt at " in log
+    if code == "bad_configuration":
+        assert "Not retried automatically" in log
+    else:
+        assert "Next attempt at " in log
 
 
 # --- success ---------------------------------------------------------------------------------------

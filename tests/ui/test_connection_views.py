@@ -180,7 +180,7 @@ class CredentialsFormTest(TestCase):
         content = self.client.get(self.edit_url).content.decode()
         self.assertNotIn(TOKEN, content)
         self.assertNotIn(self.fabric.kubernetes_token[7:47], content)
-        self.assertIn("A value is stored.", content)
+        self.assertIn("A value is stored (encrypted; never shown)", content)
 
     def test_an_empty_token_field_keeps_the_token_and_starts_no_test(self):
         response = self.client.post(self.edit_url, self.form_data(description="edited"))
