@@ -74,9 +74,9 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
         return queryset.filter(required_action_q(value))
 
 
-@register_filterset
-class StateTransitionFilterSet(BaseFilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+class FabricFilterMixin(django_filters.FilterSet):
+    """Filters by the fabric an object belongs to, by id or by name."""
+
     fabric_id = django_filters.ModelMultipleChoiceFilter(
         queryset=HedgehogFabric.objects.all(), distinct=False, label=_("Fabric (ID)")
     )
@@ -87,6 +87,11 @@ class StateTransitionFilterSet(BaseFilterSet):
         distinct=False,
         label=_("Fabric (name)"),
     )
+
+
+@register_filterset
+class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
     field = django_filters.MultipleChoiceFilter(choices=StateFieldChoices, distinct=False)
     trigger = django_filters.MultipleChoiceFilter(choices=TriggerChoices, distinct=False)
     user_id = django_filters.ModelMultipleChoiceFilter(
@@ -115,17 +120,7 @@ class StateTransitionFilterSet(BaseFilterSet):
 
 
 @register_filterset
-class HedgehogResourceFilterSet(NetBoxModelFilterSet):
-    fabric_id = django_filters.ModelMultipleChoiceFilter(
-        queryset=HedgehogFabric.objects.all(), distinct=False, label=_("Fabric (ID)")
-    )
-    fabric = django_filters.ModelMultipleChoiceFilter(
-        field_name="fabric__name",
-        queryset=HedgehogFabric.objects.all(),
-        to_field_name="name",
-        distinct=False,
-        label=_("Fabric (name)"),
-    )
+class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=[(k.kind, k.kind) for k in kinds.ALL], distinct=False)
     sync_state = django_filters.MultipleChoiceFilter(choices=ResourceSyncStateChoices, distinct=False)
 

@@ -17,6 +17,7 @@ from ..choices import (
 from ..credentials import encrypt
 from ..models import HedgehogFabric, HedgehogResource, StateTransition
 from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
+from ..models.resource import OBSERVED_FIELDS
 from ..state import machine
 from ..sync import kinds
 
@@ -371,22 +372,8 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
             "created",
             "last_updated",
         )
-        read_only_fields = (
-            "api_group",
-            "api_version",
-            "plural",
-            "actual_spec",
-            "actual_labels",
-            "actual_annotations",
-            "actual_status",
-            "diff",
-            "sync_error",
-            "uid",
-            "resource_version",
-            "generation",
-            "first_seen",
-            "last_seen",
-        )
+        # the type follows from the kind; what the cluster has is written only by syncs and the watch
+        read_only_fields = ("api_group", "api_version", "plural", *OBSERVED_FIELDS)
         brief_fields = ("id", "url", "display", "kind", "namespace", "name", "sync_state")
 
     def validate(self, data):
