@@ -57,8 +57,10 @@ class HedgehogFabricTable(NetBoxTable):
 
 
 class StateTransitionTable(NetBoxTable):
-    time = columns.DateTimeColumn(verbose_name=_("Time"), timespec="seconds", linkify=True)
-    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True)
+    time = columns.DateTimeColumn(
+        verbose_name=_("Time"), timespec="seconds", linkify=True, attrs={"td": {"class": "text-nowrap"}}
+    )
+    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True, attrs={"td": {"class": "text-nowrap"}})
     field = columns.ChoiceFieldColumn(verbose_name=_("Field"))
     previous = columns.ChoiceFieldColumn(
         verbose_name=_("From"), accessor="get_previous_display", order_by=("previous",)

@@ -84,6 +84,9 @@ class HedgehogFabricForm(NetBoxModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in SECRET_FIELDS:
+            if not getattr(self.instance, name):
+                # nothing stored: nothing to remove
+                self.fields[f"remove_{name}"].widget = forms.HiddenInput()
             if self.instance.pk and getattr(self.instance, name):
                 self.fields[name].help_text = _(
                     "A value is stored (encrypted; never shown). Leave empty to keep it."

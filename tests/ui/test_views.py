@@ -172,3 +172,16 @@ class ResourceListButtonsTest(TestCase):
         content = self.client.get(reverse("plugins:netbox_hedgehog:hedgehogresource_list")).content.decode()
         self.assertNotIn('href="None"', content)
         self.assertNotIn('formaction="None"', content)
+
+
+class FabricEditFormTest(TestCase):
+    def test_remove_a_secret_is_offered_only_when_one_is_stored(self):
+        fabric = HedgehogFabric.objects.create(name="dc1")
+        self.add_permissions("netbox_hedgehog.change_hedgehogfabric")
+        url = reverse("plugins:netbox_hedgehog:hedgehogfabric_edit", kwargs={"pk": fabric.pk})
+        content = self.client.get(url).content.decode()
+        self.assertNotIn('type="checkbox" name="remove_kubernetes_token"', content)
+        HedgehogFabric.objects.filter(pk=fabric.pk).update(kubernetes_token="fernet:stored")
+        content = self.client.get(url).content.decode()
+        self.assertIn('type="checkbox" name="remove_kubernetes_token"', content)
+        self.assertNotIn("fernet:stored", content)
