@@ -4,6 +4,11 @@ from netbox.ui import attrs, panels
 from ..choices import FabricStatusChoices
 
 
+def may_change_fabric(ctx) -> bool:
+    """Whether the viewer may change this fabric (its object permission constraints included)."""
+    return ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=ctx["object"])
+
+
 class FabricPanel(panels.ObjectAttributesPanel):
     title = _("Fabric")
     name = attrs.TextAttr("name")
@@ -26,8 +31,7 @@ class LifecyclePanel(panels.ObjectPanel):
     def get_context(self, context):
         ctx = super().get_context(context)
         fabric = ctx["object"]
-        request = ctx["request"]
-        can_change = request.user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        can_change = may_change_fabric(ctx)
         labels = dict(FabricStatusChoices)
         ctx["can_change"] = can_change
         ctx["targets"] = [
@@ -46,7 +50,7 @@ class ClusterConnectionPanel(panels.ObjectPanel):
     def get_context(self, context):
         ctx = super().get_context(context)
         fabric = ctx["object"]
-        may_change = ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        may_change = may_change_fabric(ctx)
         ctx["can_test"] = may_change and fabric.status != "decommissioned"
         return ctx
 
@@ -67,7 +71,7 @@ class FabricResourcesPanel(panels.ObjectPanel):
             (value, label, ResourceSyncStateChoices.colors.get(value), summary.get(value, 0))
             for value, label, *_ in ResourceSyncStateChoices.CHOICES
         ]
-        may_change = ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=fabric)
+        may_change = may_change_fabric(ctx)
         ctx["can_sync"] = may_change and "syncing" in fabric.available_transitions("sync_status")
         ctx["why_not"] = "" if ctx["can_sync"] else _sync_refusal(fabric)
         ctx["may_change"] = may_change
