@@ -892,9 +892,9 @@ def test_listing_10k_objects_in_pages_of_500_returns_each_object_once(cluster, o
 # The demo fabric and the standalone process
 # --------------------------------------------------------------------------------------------------
 
-# The real CRDs are in shared/, which lies beside the checkout (and beside CI's clone).
+# The real Hedgehog CRDs, kept in the repository (tests/data/hedgehog/PROVENANCE.md says where from).
 CRDS_DIR = Path(
-    os.environ.get("HEDGEHOG_CRDS_DIR", Path(__file__).resolve().parents[2].parent / "shared/hedgehog/crds")
+    os.environ.get("HEDGEHOG_CRDS_DIR", Path(__file__).resolve().parents[1] / "data/hedgehog/crds")
 )
 _TYPES = {
     "object": dict,
