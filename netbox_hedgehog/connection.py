@@ -9,7 +9,6 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import yaml
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -128,34 +127,18 @@ REDACTED = "[redacted]"
 
 def _secrets_of(fabric) -> list[str]:
     """The fabric's secrets in clear: its token, and every string of its kubeconfig's users."""
-    from .credentials import CredentialsUnreadable
+    from .credentials import CredentialsUnreadable, reveal
+    from .validators.kubeconfig import credential_strings
 
     found = []
-
-    def collect(value):
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list):
-            for item in value:
-                collect(item)
-
     for name in ("kubernetes_token", "kubeconfig"):
         try:
-            text = fabric.get_secret(name)
+            text = reveal(fabric, name)
         except CredentialsUnreadable:
             continue
-        if name == "kubernetes_token":
-            collect(text)
+        if not text:
             continue
-        try:
-            data = yaml.safe_load(text) if text else None
-        except yaml.YAMLError:
-            data = None
-        for user in (data.get("users") or []) if isinstance(data, dict) else []:
-            collect(user.get("user") if isinstance(user, dict) else user)
+        found += [text] if name == "kubernetes_token" else credential_strings(text)
     return found
 
 

@@ -20,6 +20,11 @@ from .sync import kinds
 
 __all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransitionFilterSet")
 
+# Every value a state field can hold, once ("" is the previous state of a creation row).
+STATE_VALUES = [("", "(none)")] + [
+    (value, value) for value in dict.fromkeys(v for field in machine.FIELDS for v in machine.VALUES[field])
+]
+
 
 def required_action_q(actions):
     """A Q selecting the fabrics whose combination of states asks for one of `actions`."""
@@ -32,9 +37,13 @@ def required_action_q(actions):
 
 @register_filterset
 class HedgehogFabricFilterSet(NetBoxModelFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=FabricStatusChoices, distinct=False)
-    connection_status = django_filters.MultipleChoiceFilter(choices=ConnectionStatusChoices, distinct=False)
-    sync_status = django_filters.MultipleChoiceFilter(choices=SyncStatusChoices, distinct=False)
+    status = django_filters.MultipleChoiceFilter(choices=FabricStatusChoices, distinct=False, null_value=None)
+    connection_status = django_filters.MultipleChoiceFilter(
+        choices=ConnectionStatusChoices, distinct=False, null_value=None
+    )
+    sync_status = django_filters.MultipleChoiceFilter(
+        choices=SyncStatusChoices, distinct=False, null_value=None
+    )
     required_action = django_filters.MultipleChoiceFilter(
         choices=RequiredActionChoices,
         method="filter_required_action",
@@ -92,8 +101,8 @@ class FabricFilterMixin(django_filters.FilterSet):
 @register_filterset
 class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    field = django_filters.MultipleChoiceFilter(choices=StateFieldChoices, distinct=False)
-    trigger = django_filters.MultipleChoiceFilter(choices=TriggerChoices, distinct=False)
+    field = django_filters.MultipleChoiceFilter(choices=StateFieldChoices, distinct=False, null_value=None)
+    trigger = django_filters.MultipleChoiceFilter(choices=TriggerChoices, distinct=False, null_value=None)
     user_id = django_filters.ModelMultipleChoiceFilter(
         queryset=get_user_model().objects.all(), distinct=False, label=_("User (ID)")
     )
@@ -104,12 +113,15 @@ class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
         distinct=False,
         label=_("User (name)"),
     )
+    # a state value of any of the three fields (an unknown one is a 400, as for NetBox's choices)
+    previous = django_filters.MultipleChoiceFilter(choices=STATE_VALUES, distinct=False, null_value=None)
+    new = django_filters.MultipleChoiceFilter(choices=STATE_VALUES, distinct=False, null_value=None)
     # time_after / time_before (ISO 8601), the time range of the transitions
     time = django_filters.DateTimeFromToRangeFilter()
 
     class Meta:
         model = StateTransition
-        fields = ("id", "previous", "new", "job_id")
+        fields = ("id", "job_id")
 
     def search(self, queryset, name, value):
         if not value.strip():
@@ -121,8 +133,12 @@ class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
 
 @register_filterset
 class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=[(k.kind, k.kind) for k in kinds.ALL], distinct=False)
-    sync_state = django_filters.MultipleChoiceFilter(choices=ResourceSyncStateChoices, distinct=False)
+    kind = django_filters.MultipleChoiceFilter(
+        choices=[(k.kind, k.kind) for k in kinds.ALL], distinct=False, null_value=None
+    )
+    sync_state = django_filters.MultipleChoiceFilter(
+        choices=ResourceSyncStateChoices, distinct=False, null_value=None
+    )
 
     class Meta:
         model = HedgehogResource

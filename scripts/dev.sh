@@ -6,6 +6,7 @@
 #   demo    up, an admin user with an API token, example fabrics, one connected to the demo cluster
 #   test    setup, then lint, makemigrations --check and pytest
 #   bench   setup, then the benchmarks (results in bench/)
+#   config  the NetBox configuration and the secret files under .dev/ only
 # Everything mutable lives under .dev/ (git-ignored); PostgreSQL's data lives under /var/tmp, keyed
 # by the checkout's path, because the postgres user may not be able to enter the checkout.
 set -euo pipefail
@@ -71,11 +72,33 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
+# Secret files (SECRET_KEY, the API token pepper, the key that encrypts every cluster credential, the
+# demo's API token and kubeconfig) are readable by their owner only: created 0600, and put back to
+# 0600 when found wider. .dev/ itself is 0700.
+SECRET_FILES=(secret-key token-pepper credentials-key api-token demo-kubeconfig.yaml)
+
+# ensure_secret NAME COMMAND...: the file .dev/NAME, made by COMMAND's output if it does not exist.
+ensure_secret() {
+  local file="$DEV/$1"; shift
+  if [ ! -s "$file" ]; then
+    (umask 077 && "$@" > "$file.tmp" && mv "$file.tmp" "$file")
+  fi
+}
+
+fix_secret_modes() {
+  chmod 700 "$DEV"
+  local name
+  for name in "${SECRET_FILES[@]}"; do
+    if [ -e "$DEV/$name" ]; then chmod 600 "$DEV/$name"; fi
+  done
+}
+
 ensure_config() {
   mkdir -p "$DEV/conf" "$DEV/log" "$DEV/run"
-  [ -f "$DEV/secret-key" ] || "$VENV/bin/python" -c 'import secrets,string; a=string.ascii_letters+string.digits+"!@#%^&*(-_=+)"; print("".join(secrets.choice(a) for _ in range(60)))' > "$DEV/secret-key"
-  [ -f "$DEV/token-pepper" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' > "$DEV/token-pepper"
-  [ -f "$DEV/credentials-key" ] || "$VENV/bin/python" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' > "$DEV/credentials-key"
+  ensure_secret secret-key "$VENV/bin/python" -c 'import secrets,string; a=string.ascii_letters+string.digits+"!@#%^&*(-_=+)"; print("".join(secrets.choice(a) for _ in range(60)))'
+  ensure_secret token-pepper "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))'
+  ensure_secret credentials-key "$VENV/bin/python" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'
+  fix_secret_modes
   sed -e "s|@PG_PORT@|$PG_PORT|; s|@PG_HOST@|127.0.0.1|; s|@REDIS_PORT@|$REDIS_PORT|; s|@DEV@|$DEV|" \
     "$ROOT/scripts/netbox_configuration.py.in" > "$DEV/conf/hedgehog_dev_configuration.py.new"
   if ! cmp -s "$DEV/conf/hedgehog_dev_configuration.py.new" "$DEV/conf/hedgehog_dev_configuration.py" 2>/dev/null; then
@@ -290,5 +313,6 @@ cmd_bench() {
 
 case "${1:-}" in
   setup|up|down|demo|test|bench|lint) c=$1; shift; "cmd_$c" "$@" ;;
-  *) die "usage: $0 setup|up|down|demo|test|bench|lint" ;;
+  config) mkdir -p "$DEV"; ensure_config ;;  # the configuration and secret files only (needs the venv)
+  *) die "usage: $0 setup|up|down|demo|test|bench|lint|config" ;;
 esac

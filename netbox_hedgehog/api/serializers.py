@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from netbox.api.fields import ChoiceField
 from netbox.api.serializers import BaseModelSerializer, NetBoxModelSerializer
@@ -20,6 +21,7 @@ from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..models.resource import OBSERVED_FIELDS
 from ..state import machine
 from ..sync import kinds
+from ..validators.documents import validate_document
 
 __all__ = (
     "HedgehogFabricSerializer",
@@ -214,7 +216,7 @@ class StateTransitionSerializer(BaseModelSerializer):
     fabric = HedgehogFabricSerializer(nested=True, read_only=True)
     field = ChoiceField(choices=StateFieldChoices, read_only=True)
     trigger = ChoiceField(choices=TriggerChoices, read_only=True)
-    user = UserSerializer(nested=True, read_only=True)
+    user = UserSerializer(nested=True, read_only=True, allow_null=True)
     job_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
@@ -235,6 +237,39 @@ class StateTransitionSerializer(BaseModelSerializer):
         )
         read_only_fields = fields
         brief_fields = ("id", "url", "display", "field", "previous", "new", "time")
+
+
+# --- the bodies of the error answers of the custom actions (for the OpenAPI schema) ----------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A DRF error answer: 403, 404, 415 (and 503)."""
+
+    detail = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """400: {field: [messages]} for each field that is wrong (non_field_errors for the body as a whole)."""
+
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TransitionRefusedSerializer(serializers.Serializer):
+    """409: the transition table, a guard or a consistency rule refused; nothing was written."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text=_("Stable reason code, e.g. not_in_table, not_connected"))
+    field = serializers.CharField()
+    current = serializers.CharField()
+    requested = serializers.CharField()
+    allowed = serializers.ListField(child=serializers.CharField())
+
+
+class FailureSerializer(serializers.Serializer):
+    """409 not connected, 502 the cluster could not be asked: the message and its reason code."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
 
 
 class JobReferenceSerializer(serializers.Serializer):
@@ -295,9 +330,21 @@ class ReconcilePlanSerializer(serializers.Serializer):
 
 
 class NotConnected(APIException):
+    """409 for a dry run of a fabric that is not connected (the body of a TransitionRefused)."""
+
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_connected"
-    default_detail = _("The fabric is not connected: test the connection first.")
+
+    def __init__(self, fabric):
+        super().__init__()
+        self.detail = {
+            "detail": _("The fabric is not connected: test the connection first."),
+            "code": "not_connected",
+            "field": machine.CONNECTION,
+            "current": fabric.connection_status,
+            "requested": machine.CONNECTED,
+            "allowed": [],
+        }
 
 
 class ClusterUnavailable(APIException):
@@ -392,6 +439,11 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
             raise serializers.ValidationError(
                 {"desired_spec": _("Give an object (a mapping), not a list or a value.")}
             )
+        for name in ("desired_spec", "desired_labels"):
+            try:
+                validate_document(data.get(name), _("The value"))
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({name: exc.messages}) from None
         labels = data.get("desired_labels")
         if labels is not None and not (
             isinstance(labels, dict)

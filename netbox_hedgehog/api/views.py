@@ -1,12 +1,15 @@
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from netbox.api.authentication import TokenPermissions
 from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+
+# DRF's: a malformed id ("abc") is a 404, where Django's raises ValueError (a 500)
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
@@ -18,6 +21,24 @@ from ..state import InvalidTransition, machine, transition
 from ..sync.operations import request_sync
 from ..sync.reconcile import reconcile, request_reconcile
 from . import serializers
+from .parsers import BoundedJSONParser
+
+PARSERS = (BoundedJSONParser, MultiPartParser)
+
+
+def answers(ok: dict, *codes) -> dict:
+    """The responses of a custom action for the OpenAPI schema: its successes and its error bodies."""
+    bodies = {
+        400: OpenApiResponse(serializers.ValidationErrorSerializer, description=_("Invalid body")),
+        403: OpenApiResponse(serializers.ErrorSerializer, description=_("Not permitted")),
+        404: OpenApiResponse(serializers.ErrorSerializer, description=_("No such fabric (or not visible)")),
+        409: OpenApiResponse(
+            serializers.TransitionRefusedSerializer, description=_("Refused by the state machine")
+        ),
+        415: OpenApiResponse(serializers.ErrorSerializer, description=_("Unsupported media type")),
+        502: OpenApiResponse(serializers.FailureSerializer, description=_("The cluster could not be asked")),
+    }
+    return {**ok, **{code: bodies[code] for code in codes}}
 
 
 class HedgehogRootView(APIRootView):
@@ -40,6 +61,7 @@ def changeable_fabric(request, pk):
 
 
 class HedgehogFabricViewSet(NetBoxModelViewSet):
+    parser_classes = PARSERS
     queryset = HedgehogFabric.objects.prefetch_related("tags")
     serializer_class = serializers.HedgehogFabricSerializer
     filterset_class = filtersets.HedgehogFabricFilterSet
@@ -49,7 +71,9 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
             return [TokenChangePermission()]
         return super().get_permissions()
 
-    @extend_schema(request=None, responses={202: serializers.ConnectionTestAcceptedSerializer})
+    @extend_schema(
+        request=None, responses=answers({202: serializers.ConnectionTestAcceptedSerializer}, 403, 404, 409)
+    )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk):
         """Start a connection test (202 with the job). While one is pending or running, answer with it.
@@ -68,7 +92,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
         )
         return Response(body.data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: serializers.SyncAcceptedSerializer})
+    @extend_schema(request=None, responses=answers({202: serializers.SyncAcceptedSerializer}, 403, 404, 409))
     @action(detail=True, methods=["post"])
     def sync(self, request, pk):
         """Start a sync (202 with the job); while a sync or reconciliation is pending or running, answer
@@ -87,7 +111,15 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
 
     @extend_schema(
         request=serializers.ReconcileRequestSerializer,
-        responses={200: serializers.ReconcilePlanSerializer, 202: serializers.SyncAcceptedSerializer},
+        responses=answers(
+            {200: serializers.ReconcilePlanSerializer, 202: serializers.SyncAcceptedSerializer},
+            400,
+            403,
+            404,
+            409,
+            415,
+            502,
+        ),
     )
     @action(detail=True, methods=["post"])
     def reconcile(self, request, pk):
@@ -103,7 +135,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
         options = body.validated_data
         if options["dry_run"]:
             if fabric.connection_status != "connected":
-                raise serializers.NotConnected()
+                raise serializers.NotConnected(fabric)
             try:
                 report = reconcile(fabric, options["direction"], dry_run=True, prune=options["prune"])
             except KubeFailure as failure:
@@ -122,7 +154,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
 
     @extend_schema(
         request=serializers.TransitionRequestSerializer,
-        responses={200: serializers.HedgehogFabricSerializer},
+        responses=answers({200: serializers.HedgehogFabricSerializer}, 400, 403, 404, 409, 415),
     )
     @action(detail=True, methods=["post"])
     def transition(self, request, pk):

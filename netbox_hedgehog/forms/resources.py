@@ -10,6 +10,7 @@ from utilities.forms.rendering import FieldSet
 from ..choices import ResourceSyncStateChoices
 from ..models import HedgehogFabric, HedgehogResource
 from ..sync import kinds
+from ..validators.documents import validate_document
 
 __all__ = ("HedgehogResourceFilterForm", "HedgehogResourceForm", "ObjectField")
 
@@ -34,6 +35,8 @@ class ObjectField(forms.CharField):
             mark = getattr(exc, "problem_mark", None)
             where = _(" (line {line})").format(line=mark.line + 1) if mark else ""
             raise forms.ValidationError(_("Not valid YAML or JSON{where}.").format(where=where)) from None
+        except RecursionError:
+            raise forms.ValidationError(_("The document is nested too deeply.")) from None
         if not isinstance(data, dict):
             raise forms.ValidationError(
                 _("Give an object (a mapping of keys to values), not {type}.").format(
@@ -42,10 +45,11 @@ class ObjectField(forms.CharField):
             )
         try:
             json.dumps(data)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise forms.ValidationError(
                 _("Only JSON values are allowed (no dates or binary data).")
             ) from None
+        validate_document(data, _("The value"))
         return data
 
 

@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import yaml
 from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from .. import settings
+from ..credentials import reveal
+from ..validators.kubeconfig import KubeconfigRefused, safe_kubeconfig
 from .errors import KubeFailure, classify
 
 
@@ -36,7 +37,7 @@ def timeouts() -> tuple[float, float]:
 def _configuration_from_token(fabric) -> k8s.Configuration:
     url = fabric.kubernetes_server
     cfg = k8s.Configuration(host=url.rstrip("/"))
-    token = fabric.get_secret("kubernetes_token")
+    token = reveal(fabric, "kubernetes_token")
     if token:
         cfg.api_key = {"authorization": token}
         cfg.api_key_prefix = {"authorization": "Bearer"}
@@ -46,10 +47,21 @@ def _configuration_from_token(fabric) -> k8s.Configuration:
 
 
 def _configuration_from_kubeconfig(fabric) -> k8s.Configuration:
-    text = fabric.get_secret("kubeconfig")
+    """The client configuration from a sanitised copy of the stored kubeconfig.
+
+    The rule of validators.kubeconfig is enforced here again, whatever the row holds (a kubeconfig
+    stored before the rule, or written by a migration or a script): a kubeconfig that would run a
+    command or read a file is refused as bad_configuration, and the loader only ever sees the copy,
+    which holds nothing but inline data.
+    """
     try:
-        data = yaml.safe_load(text)
-        loader = KubeConfigLoader(config_dict=data, active_context=fabric.kubeconfig_context or None)
+        safe = safe_kubeconfig(reveal(fabric, "kubeconfig"), fabric.kubeconfig_context)
+    except KubeconfigRefused as exc:
+        raise KubeFailure("bad_configuration", f"The kubeconfig cannot be used: {exc.message}") from None
+    except Exception as exc:  # noqa: BLE001 - unreadable credentials etc., classified, never swallowed
+        raise classify(exc) from None
+    try:
+        loader = KubeConfigLoader(config_dict=safe.config, active_context=safe.context)
         cfg = k8s.Configuration()
         loader.load_and_set(cfg)
     except Exception as exc:  # noqa: BLE001 - every kubeconfig problem is classified, none swallowed

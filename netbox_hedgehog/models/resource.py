@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 
 from ..choices import ResourceSyncStateChoices
+from ..validators.documents import validate_document
 
 # Written only by the sync (what the cluster has, and the comparison); never by a form or the API.
 OBSERVED_FIELDS = (
@@ -112,6 +113,11 @@ class HedgehogResource(NetBoxModel):
         self.api_group, self.api_version, self.plural = kind.group, kind.version, kind.plural
         if self.desired_spec is not None and not isinstance(self.desired_spec, dict):
             raise ValidationError({"desired_spec": "The desired spec must be an object (a mapping)."})
+        for name in ("desired_spec", "desired_labels"):
+            try:
+                validate_document(getattr(self, name), "The value")
+            except ValidationError as exc:
+                raise ValidationError({name: exc.messages}) from None
         if not isinstance(self.desired_labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.desired_labels.items()
         ):

@@ -35,6 +35,7 @@ from django.db import connection as db
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
+from .. import credentials
 from ..choices import ResourceSyncStateChoices as S
 from ..choices import TriggerChoices
 from ..connection import report_kubernetes_error
@@ -59,7 +60,10 @@ KEEP_CONNECTION = (m.CONNECTED, m.TESTING)
 
 def fingerprint(fabric) -> str:
     """A digest of how the fabric reaches its cluster: a change restarts its watch (never logged)."""
-    text = "\0".join(str(getattr(fabric, name)) for name in CONNECTION_FIELDS)
+    text = "\0".join(
+        credentials.fingerprint(value) if isinstance(value, credentials.Sealed) else str(value)
+        for value in (getattr(fabric, name) for name in CONNECTION_FIELDS)
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 

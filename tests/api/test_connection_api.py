@@ -10,7 +10,8 @@ from rest_framework import status
 from users.models import ObjectPermission, Token
 from utilities.testing import APITestCase
 
-from netbox_hedgehog import connection
+from netbox_hedgehog import connection, credentials
+from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.state import transition
@@ -223,7 +224,7 @@ class CredentialsAPITest(ConnectionAPITestCase):
     def assertNoSecret(self, text, fabric=None):
         self.assertNotIn(TOKEN, text)
         if fabric is not None:
-            ciphertext = (
+            ciphertext = credentials.ciphertext(
                 HedgehogFabric.objects.filter(pk=fabric.pk).values_list("kubernetes_token", flat=True).get()
             )
             self.assertNotIn(ciphertext[len("fernet:") :][:40], text)
@@ -235,8 +236,8 @@ class CredentialsAPITest(ConnectionAPITestCase):
         self.assertNotIn("kubernetes_token", response.data)
         self.assertTrue(response.data["kubernetes_token_set"])
         self.assertFalse(response.data["kubeconfig_set"])
-        self.assertTrue(fabric.kubernetes_token.startswith("fernet:"))
-        self.assertEqual(fabric.get_secret("kubernetes_token"), TOKEN)
+        self.assertTrue(credentials.ciphertext(fabric.kubernetes_token).startswith("fernet:"))
+        self.assertEqual(reveal(fabric, "kubernetes_token"), TOKEN)
         for url in (
             fabric_url(fabric),
             list_url(),
@@ -288,11 +289,11 @@ class CredentialsAPITest(ConnectionAPITestCase):
 
     def test_the_change_log_never_holds_the_token_nor_its_ciphertext(self):
         fabric, _ = self.create()
-        old_ciphertext = fabric.kubernetes_token
+        old_ciphertext = credentials.ciphertext(fabric.kubernetes_token)
         self.client.patch(
             fabric_url(fabric), {"kubernetes_token": "rotated-" + TOKEN}, format="json", **self.header
         )
-        new_ciphertext = HedgehogFabric.objects.get(pk=fabric.pk).kubernetes_token
+        new_ciphertext = credentials.ciphertext(HedgehogFabric.objects.get(pk=fabric.pk).kubernetes_token)
         changes = ObjectChange.objects.filter(
             changed_object_type=ObjectType.objects.get_for_model(HedgehogFabric), changed_object_id=fabric.pk
         ).order_by("pk")

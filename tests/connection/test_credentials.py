@@ -10,6 +10,7 @@ from django.db import connection as db
 
 from netbox_hedgehog import credentials
 from netbox_hedgehog import settings as plugin_settings_module
+from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 
@@ -45,8 +46,8 @@ def test_the_token_and_the_kubeconfig_are_stored_encrypted(cluster):
     token_column, kubeconfig_column = stored(fabric, "kubernetes_token"), stored(other, "kubeconfig")
     assert token_column.startswith("fernet:") and TOKEN not in token_column
     assert kubeconfig_column.startswith("fernet:") and cluster.token not in kubeconfig_column
-    assert fabric.get_secret("kubernetes_token") == TOKEN
-    assert HedgehogFabric.objects.get(pk=other.pk).get_secret("kubeconfig") == kubeconfig
+    assert reveal(fabric, "kubernetes_token") == TOKEN
+    assert reveal(HedgehogFabric.objects.get(pk=other.pk), "kubeconfig") == kubeconfig
 
 
 def test_a_rotated_key_still_reads_old_secrets_and_rotate_re_encrypts_them():

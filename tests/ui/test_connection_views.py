@@ -7,6 +7,7 @@ from django.urls import reverse
 from users.models import ObjectPermission
 from utilities.testing import TestCase
 
+from netbox_hedgehog.credentials import ciphertext, reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.state import transition
@@ -70,7 +71,7 @@ class FabricPageTest(TestCase):
         content = self.page()
         self.assertIn("bearer token stored (encrypted)", content)
         self.assertNotIn(TOKEN, content)
-        self.assertNotIn(self.fabric.kubernetes_token[7:47], content)
+        self.assertNotIn(ciphertext(self.fabric.kubernetes_token)[7:47], content)
 
     def test_a_failure_shows_its_code_attempts_and_next_attempt(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric")
@@ -179,21 +180,21 @@ class CredentialsFormTest(TestCase):
     def test_the_edit_form_never_shows_the_stored_secret(self):
         content = self.client.get(self.edit_url).content.decode()
         self.assertNotIn(TOKEN, content)
-        self.assertNotIn(self.fabric.kubernetes_token[7:47], content)
+        self.assertNotIn(ciphertext(self.fabric.kubernetes_token)[7:47], content)
         self.assertIn("A value is stored (encrypted; never shown)", content)
 
     def test_an_empty_token_field_keeps_the_token_and_starts_no_test(self):
         response = self.client.post(self.edit_url, self.form_data(description="edited"))
         self.assertHttpStatus(response, 302)
         fabric = HedgehogFabric.objects.get(pk=self.fabric.pk)
-        self.assertEqual((fabric.description, fabric.get_secret("kubernetes_token")), ("edited", TOKEN))
+        self.assertEqual((fabric.description, reveal(fabric, "kubernetes_token")), ("edited", TOKEN))
         self.assertEqual(Job.objects.count(), 0)
 
     def test_a_new_token_moves_the_connection_to_testing_and_queues_a_test(self):
         response = self.client.post(self.edit_url, self.form_data(kubernetes_token="new-token"))
         self.assertHttpStatus(response, 302)
         fabric = HedgehogFabric.objects.get(pk=self.fabric.pk)
-        self.assertEqual(fabric.get_secret("kubernetes_token"), "new-token")
+        self.assertEqual(reveal(fabric, "kubernetes_token"), "new-token")
         self.assertEqual(fabric.connection_status, "testing")
         (job,) = ConnectionTestJob.get_jobs(fabric)
         row = connection_rows(fabric)[-1]
@@ -243,4 +244,4 @@ class ExportTest(TestCase):
             ).decode()
             self.assertIn("dc1", content)
             self.assertNotIn(TOKEN, content)
-            self.assertNotIn(fabric.kubernetes_token[7:47], content)
+            self.assertNotIn(ciphertext(fabric.kubernetes_token)[7:47], content)

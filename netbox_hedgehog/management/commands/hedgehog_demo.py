@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from netbox_hedgehog.choices import TriggerChoices
-from netbox_hedgehog.credentials import CredentialsUnreadable
+from netbox_hedgehog.credentials import CredentialsUnreadable, reveal
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.state import machine as m
 from netbox_hedgehog.state import transition
@@ -151,7 +151,7 @@ class Command(BaseCommand):
                 action = "created"
             else:
                 try:
-                    stored = fabric.get_secret("kubeconfig")
+                    stored = reveal(fabric, "kubeconfig")
                 except CredentialsUnreadable:
                     stored = None  # encrypted with a key since removed: give it the kubeconfig again
                 if stored == kubeconfig and not (fabric.kubeconfig_context or fabric.kubernetes_server):

@@ -6,15 +6,22 @@ wrong; none of them echoes a secret.
 
 from urllib.parse import urlsplit
 
-import yaml
 from cryptography import x509
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .kubeconfig import KubeconfigRefused, safe_kubeconfig
+
 
 def validate_server_url(url: str, allow_http: bool):
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        valid = parts is not None and parts.scheme in ("https", "http") and bool(parts.hostname)
+        if valid:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        valid = False
+    if not valid:
         raise ValidationError(
             _("Give the API server as a URL such as https://fabric.example.net:6443."), code="invalid"
         )
@@ -56,56 +63,13 @@ def validate_ca_pem(text: str):
 
 
 def validate_kubeconfig(text: str, context: str = "", allow_http: bool = False):
-    """Check a kubeconfig's shape and that the context to use exists and names a cluster and user."""
+    """Check a kubeconfig: data only (see validators.kubeconfig), the context to use exists and names
+    a cluster and user, and its server URL is acceptable."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ValidationError(
-            _("The kubeconfig is not valid YAML{where}.").format(where=where), code="invalid"
-        ) from None
-    if not isinstance(data, dict):
-        raise ValidationError(
-            _("The kubeconfig must be a YAML mapping (apiVersion: v1, kind: Config)."), code="invalid"
-        )
-    for key in ("clusters", "contexts", "users"):
-        if not isinstance(data.get(key), list) or not data[key]:
-            raise ValidationError(_("The kubeconfig has no {key}.").format(key=key), code="invalid")
-    contexts = {c.get("name"): c.get("context") or {} for c in data["contexts"] if isinstance(c, dict)}
-    name = context or data.get("current-context")
-    if not name:
-        raise ValidationError(
-            _("The kubeconfig has no current-context: name the context to use."), code="invalid"
-        )
-    if name not in contexts:
-        raise ValidationError(
-            _("The kubeconfig has no context {name!r}; it has: {names}.").format(
-                name=name, names=", ".join(sorted(str(n) for n in contexts))
-            ),
-            code="invalid",
-        )
-    clusters = {c.get("name"): c.get("cluster") or {} for c in data["clusters"] if isinstance(c, dict)}
-    users = {u.get("name") for u in data["users"] if isinstance(u, dict)}
-    ctx = contexts[name]
-    if ctx.get("cluster") not in clusters:
-        raise ValidationError(
-            _("Context {name!r} names cluster {cluster!r}, which the kubeconfig does not define.").format(
-                name=name, cluster=ctx.get("cluster")
-            ),
-            code="invalid",
-        )
-    if ctx.get("user") not in users:
-        raise ValidationError(
-            _("Context {name!r} names user {user!r}, which the kubeconfig does not define.").format(
-                name=name, user=ctx.get("user")
-            ),
-            code="invalid",
-        )
-    server = clusters[ctx["cluster"]].get("server")
-    if not server:
-        raise ValidationError(_("The kubeconfig's cluster has no server URL."), code="invalid")
-    validate_server_url(server, allow_http)
+        safe = safe_kubeconfig(text, context)
+    except KubeconfigRefused as exc:
+        raise ValidationError(exc.message, code="invalid") from None
+    validate_server_url(safe.server, allow_http)
 
 
 def validate_connection(*, server, token_set, ca_cert, kubeconfig, context, allow_http, token="") -> dict:
