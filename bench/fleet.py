@@ -31,13 +31,13 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.test.utils import override_settings
 
-from netbox_hedgehog import connection
 from netbox_hedgehog import settings as plugin_settings
 from netbox_hedgehog.choices import TriggerChoices
 from netbox_hedgehog.kube.errors import KubeFailure
 from netbox_hedgehog.models import HedgehogFabric
+from netbox_hedgehog.services import connection
+from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.state import machine as m
-from netbox_hedgehog.state import transition
 from netbox_hedgehog.testing.cluster import EmulatedCluster
 
 PREFIX = "bench-fleet-"

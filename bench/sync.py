@@ -17,8 +17,8 @@ from kubernetes import client as k8s
 
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
-from netbox_hedgehog.state import transition
-from netbox_hedgehog.sync.operations import run_sync
+from netbox_hedgehog.services.state import transition
+from netbox_hedgehog.services.sync import run_sync
 from netbox_hedgehog.testing.cluster import EmulatedCluster
 
 WIRING = "wiring.githedgehog.com"

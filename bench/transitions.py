@@ -12,7 +12,7 @@ import psycopg
 from django.db import connection
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 CYCLE = ("testing", "connected")
 

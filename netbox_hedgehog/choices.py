@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from utilities.choices import ChoiceSet
 
 from .state import machine as m
+from .state import resources as r
 
 
 class FabricStatusChoices(ChoiceSet):
@@ -112,11 +113,11 @@ class RequiredActionChoices(ChoiceSet):
 class ResourceSyncStateChoices(ChoiceSet):
     """How one Hedgehog resource compares between NetBox (desired) and the cluster (actual)."""
 
-    IN_SYNC = "in_sync"
-    DRIFTED = "drifted"
-    MISSING = "missing"
-    EXTRA = "extra"
-    ERROR = "error"
+    IN_SYNC = r.IN_SYNC
+    DRIFTED = r.DRIFTED
+    MISSING = r.MISSING
+    EXTRA = r.EXTRA
+    ERROR = r.ERROR
 
     CHOICES = [
         (IN_SYNC, _("In sync"), "green"),
@@ -125,3 +126,96 @@ class ResourceSyncStateChoices(ChoiceSet):
         (EXTRA, _("Only in the cluster"), "purple"),
         (ERROR, _("Error"), "red"),
     ]
+
+
+class FailureCodeChoices(ChoiceSet):
+    """Why talking to a cluster failed: the stable reason code kept in connection_error_code, the
+    history and the job data (kube.errors classifies every failure into one of these)."""
+
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    TLS = "tls"
+    DNS = "dns"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    CONNECTION_LOST = "connection_lost"
+    SERVER_ERROR = "server_error"
+    HTTP_ERROR = "http_error"
+    BAD_RESPONSE = "bad_response"
+    NOT_HEDGEHOG = "not_hedgehog"
+    BAD_CONFIGURATION = "bad_configuration"
+    INTERRUPTED = "interrupted"
+    UNEXPECTED = "unexpected"
+
+    CHOICES = [
+        (UNAUTHORIZED, _("The API server rejected the credentials (401)."), "red"),
+        (FORBIDDEN, _("The credentials are valid but not allowed to do this (403)."), "red"),
+        (TLS, _("The TLS handshake or the server certificate check failed."), "red"),
+        (DNS, _("The server's name does not resolve."), "red"),
+        (REFUSED, _("Nothing accepts connections at the server's address and port."), "red"),
+        (TIMEOUT, _("The server did not answer in time."), "orange"),
+        (CONNECTION_LOST, _("The connection was dropped while talking to the server."), "orange"),
+        (SERVER_ERROR, _("The API server answered with an error (5xx)."), "orange"),
+        (HTTP_ERROR, _("The API server answered with an unexpected HTTP status."), "orange"),
+        (BAD_RESPONSE, _("The server's answer is not a Kubernetes API answer."), "red"),
+        (NOT_HEDGEHOG, _("The cluster does not serve the Hedgehog API groups."), "red"),
+        (BAD_CONFIGURATION, _("The fabric's connection settings are incomplete or invalid."), "red"),
+        (INTERRUPTED, _("The test was interrupted (a worker died or the job was lost)."), "orange"),
+        (UNEXPECTED, _("An unexpected error; the job log has the details."), "red"),
+    ]
+
+    # Failures that mean the cluster cannot be reached or refuses the credentials (a connected
+    # fabric then goes failed). A 5xx or an odd answer to one request fails that work, not the
+    # connection.
+    CONNECTION_LOSS = frozenset({UNAUTHORIZED, FORBIDDEN, TLS, DNS, REFUSED, TIMEOUT, CONNECTION_LOST})
+
+
+class ReconcileDirectionChoices(ChoiceSet):
+    APPLY = "apply"
+    ADOPT = "adopt"
+
+    CHOICES = [
+        (APPLY, _("Apply: make the cluster match NetBox"), "indigo"),
+        (ADOPT, _("Adopt: make NetBox match the cluster"), "teal"),
+    ]
+
+
+class ReconcileActionChoices(ChoiceSet):
+    """What a reconciliation does to one resource."""
+
+    CREATE = "create"
+    PATCH = "patch"
+    DELETE = "delete"
+    KEEP = "keep"
+    ADOPT = "adopt"
+    FORGET = "forget"
+
+    CHOICES = [
+        (CREATE, _("Create in the cluster"), "green"),
+        (PATCH, _("Patch in the cluster"), "blue"),
+        (DELETE, _("Delete from the cluster"), "red"),
+        (KEEP, _("Keep (only in the cluster; prune not asked)"), "gray"),
+        (ADOPT, _("Adopt the cluster's state"), "teal"),
+        (FORGET, _("Forget (no longer wanted)"), "orange"),
+    ]
+
+
+class ReconcileOutcomeChoices(ChoiceSet):
+    """How one action of a reconciliation ended (planned in a dry run's plan)."""
+
+    PLANNED = "planned"
+    OK = "ok"
+    WOULD_SUCCEED = "would succeed"
+    REFUSED = "refused"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    CHOICES = [
+        (PLANNED, _("Planned"), "gray"),
+        (OK, _("Done"), "green"),
+        (WOULD_SUCCEED, _("Would succeed"), "green"),
+        (REFUSED, _("Refused by the cluster"), "red"),
+        (FAILED, _("Failed"), "red"),
+        (SKIPPED, _("Skipped"), "gray"),
+    ]
+    UNSUCCESSFUL = (REFUSED, FAILED)

@@ -11,16 +11,14 @@ the attribute shows neither the secret nor its ciphertext. The one way back to t
 `reveal(obj, field)`, a function of this module (not a model method a template could call).
 """
 
-import binascii
 import hashlib
-from base64 import urlsafe_b64decode
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from . import settings
+from .settings import GENERATE_KEY, validate_keys  # noqa: F401  (re-exported: the key is credentials' own)
 
 PREFIX = "fernet:"
-GENERATE = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 class CredentialsUnreadable(Exception):
@@ -30,25 +28,6 @@ class CredentialsUnreadable(Exception):
 def configured_keys() -> list[str]:
     value = settings.get("credentials_key")
     return [value] if isinstance(value, str) else list(value or [])
-
-
-def validate_keys(value):
-    """Raise ValueError saying what is wrong with a credentials_key setting (never echoing it)."""
-    how = f"Generate one with: {GENERATE}"
-    if value in (None, "", []):
-        raise ValueError(f"credentials_key is not set: it encrypts cluster credentials at rest. {how}")
-    keys = [value] if isinstance(value, str) else value
-    if not isinstance(keys, (list, tuple)):
-        raise ValueError(f"credentials_key must be a key or a list of keys. {how}")
-    for i, key in enumerate(keys):
-        try:
-            ok = isinstance(key, str) and len(urlsafe_b64decode(key.encode())) == 32
-        except (binascii.Error, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"credentials_key #{i + 1} is not a Fernet key (32 url-safe base64-encoded bytes). {how}"
-            )
 
 
 def _fernet() -> MultiFernet:

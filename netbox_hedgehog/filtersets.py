@@ -15,8 +15,7 @@ from .choices import (
     TriggerChoices,
 )
 from .models import HedgehogFabric, HedgehogResource, StateTransition
-from .state import machine
-from .sync import kinds
+from .state import kinds, machine
 
 __all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransitionFilterSet")
 

@@ -1,24 +1,211 @@
-"""Background jobs, one JobRunner per action (NetBox's JobRunner; see netbox/jobs.py)."""
+"""Background jobs: one NetBox JobRunner per action, and the only code that enqueues, finds,
+cancels or interrupts jobs.
 
+Every job a person (or a rule) asks for on a fabric is requested one way, `FabricJob.request()`:
+lock the fabric's row, answer with a pending or running job of the same kind if a worker really has
+it, else enqueue one (it reaches the queue when the transaction commits) and make the transition
+that says it is on its way (testing, syncing), the history row naming that job.
+
+The work itself is done by the services (services/): these runners call them and record what the
+job did (its data, its error, its log).
+"""
+
+from datetime import timedelta
+
+import django_rq
+from core.choices import JobStatusChoices
 from core.exceptions import JobFailed
+from core.models import Job, ObjectType
+from django.db import transaction
+from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
+from rq.exceptions import NoSuchJobError
+from rq.job import JobStatus
+from rq.worker import Worker
 
-from . import connection, settings
+from . import settings
 from .choices import TriggerChoices
 from .kube.errors import KubeFailure
-from .state import InvalidTransition
+from .models import HedgehogFabric
+from .services import connection, reconcile, sync
+from .services.state import InvalidTransition, transition
+from .state import machine as m
+
+# A job is queued when the transaction that created it commits: one this young may not have
+# reached the queue yet.
+QUEUEING_GRACE = timedelta(seconds=30)
+ACTIVE = (JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING)
+LOST_JOB_ERROR = "Lost: no worker has this job any more (the worker died or the queue was emptied)."
 
 
-class ConnectionTestJob(JobRunner):
+def _rq_job(job):
+    try:
+        return django_rq.get_queue(job.queue_name).fetch_job(str(job.job_id))
+    except (NoSuchJobError, ValueError):
+        return None
+
+
+def worker_alive(name: str) -> bool:
+    """Whether the RQ worker of that name is registered (its key expires when it stops beating)."""
+    if not name:
+        return False
+    connection_ = django_rq.get_connection()
+    return bool(connection_.exists(Worker.redis_worker_namespace_prefix + name))
+
+
+class FabricJob(JobRunner):
+    """A job about one fabric. Subclasses say what requesting one does to the fabric's state."""
+
+    class Meta:
+        pass
+
+    # (field, value) a request moves the fabric to, with the job naming the history row
+    requested_state: tuple[str, str] | None = None
+
+    @classmethod
+    def family(cls) -> tuple:
+        """The job classes of which only one may be pending or running for a fabric at a time."""
+        return (cls,)
+
+    @classmethod
+    def jobs_of(cls, fabric):
+        names = [runner.name for runner in cls.family()]
+        return Job.objects.filter(
+            name__in=names,
+            object_type=ObjectType.objects.get_for_model(fabric, for_concrete_model=False),
+            object_id=fabric.pk,
+        )
+
+    @classmethod
+    def running_alive(cls, job) -> bool:
+        """Whether a worker really runs this job (it is marked running)."""
+        rq_job = _rq_job(job)
+        if rq_job is None or rq_job.get_status(refresh=False) != JobStatus.STARTED:
+            return False
+        return worker_alive(rq_job.worker_name)
+
+    @classmethod
+    def is_alive(cls, job) -> bool:
+        """Whether a pending or running Job row stands for work a worker has or will have."""
+        if job.status == JobStatusChoices.STATUS_RUNNING:
+            return cls.running_alive(job)
+        rq_job = _rq_job(job)
+        if rq_job is not None:
+            return rq_job.get_status(refresh=False) in (
+                JobStatus.QUEUED,
+                JobStatus.SCHEDULED,
+                JobStatus.DEFERRED,
+            )
+        return timezone.now() - job.created < QUEUEING_GRACE
+
+    @classmethod
+    def pending(cls, fabric):
+        """The fabric's pending or running job of the family that a worker really has, if any.
+
+        One no worker has (a dead worker, an emptied queue) is marked errored as lost, so it is
+        never answered to anybody again.
+        """
+        for job in cls.jobs_of(fabric).filter(status__in=ACTIVE).order_by("-created"):
+            if cls.is_alive(job):
+                return job
+            mark_errored([job.pk], LOST_JOB_ERROR)
+        return None
+
+    @classmethod
+    def reusable(cls, fabric, job) -> bool:
+        """Whether a request may be answered with `job` (pending or running, and alive)."""
+        return True
+
+    @classmethod
+    def before_enqueue(cls, fabric):
+        """What a request does before enqueueing (e.g. drop a scheduled retry)."""
+
+    @classmethod
+    def begin(cls, fabric, *, job, user, trigger, reason, **options):
+        """The transition that says the job is on its way."""
+        field, to = cls.requested_state
+        if fabric.state.get(field) != to:
+            transition(fabric, field, to, trigger=trigger, user=user, job=job, reason=reason)
+
+    @classmethod
+    def request(cls, fabric, *, user=None, trigger=TriggerChoices.MANUAL, reason="", **options):
+        """Ask for this job on the fabric. Returns (job, created).
+
+        Raises InvalidTransition (nothing written, nothing queued) when the fabric's state refuses
+        what the job needs (e.g. a sync of a fabric that is not connected).
+        """
+        with transaction.atomic():
+            fabric.refresh_state(lock=True)
+            job = cls.pending(fabric)
+            if job is not None and cls.reusable(fabric, job):
+                return job, False
+            cls.before_enqueue(fabric)
+            job = cls.enqueue(instance=fabric, user=user, **cls.job_kwargs(**options))
+            cls.begin(fabric, job=job, user=user, trigger=trigger, reason=reason, **options)
+        return job, True
+
+    @classmethod
+    def job_kwargs(cls, **options) -> dict:
+        return options
+
+    def fabric(self):
+        fabric = self.job.object
+        if fabric is None:
+            self.fail("The fabric no longer exists.")
+        return fabric
+
+    def fail(self, message: str, code: str = ""):
+        """End the job failed, with its reason where NetBox's job list shows it (Job.error)."""
+        self.job.error = f"[{code}] {message}" if code else message
+        raise JobFailed(message)
+
+
+def mark_errored(pks, error: str):
+    """Mark jobs errored (no worker will finish them), so that NetBox's job list tells why."""
+    Job.objects.filter(pk__in=pks, status__in=ACTIVE).update(
+        status=JobStatusChoices.STATUS_ERRORED, completed=timezone.now(), error=error
+    )
+
+
+# --- connection tests ---------------------------------------------------------------------------
+
+
+class ConnectionTestJob(FabricJob):
     """Test one fabric's connection: testing, then connected or failed (with a retry planned)."""
+
+    requested_state = (m.CONNECTION, m.TESTING)
 
     class Meta:
         name = "Hedgehog connection test"
 
+    @classmethod
+    def reusable(cls, fabric, job):
+        # A test is reused only while the fabric is testing: one left behind (the fabric was reaped
+        # meanwhile) would never answer.
+        return fabric.connection_status == m.TESTING
+
+    @classmethod
+    def before_enqueue(cls, fabric):
+        cancel_scheduled_retries(fabric)
+
+    @classmethod
+    def begin(cls, fabric, *, job, user, trigger, reason, **options):
+        # A person asked: the failure count starts again (the specification's manual trigger).
+        connection.begin(
+            fabric,
+            trigger=trigger,
+            user=user,
+            job=job,
+            reason=reason or "Manual connection test",
+            reset_attempts=True,
+        )
+
+    @classmethod
+    def job_kwargs(cls, **options):
+        return {}
+
     def run(self, *args, trigger=TriggerChoices.CONNECTION_TEST, **kwargs):
-        fabric = self.job.object
-        if fabric is None:
-            raise JobFailed("The fabric no longer exists.")
+        fabric = self.fabric()
         log = self.logger.info
         if trigger == TriggerChoices.RETRY and not connection.retry_due(fabric):
             log(
@@ -30,21 +217,214 @@ class ConnectionTestJob(JobRunner):
             connection.begin(fabric, trigger=trigger, job=self.job)
         except InvalidTransition as exc:  # e.g. decommissioned since the test was queued
             log(f"Not tested: {exc.message}")
-            raise JobFailed(exc.message) from None
+            self.fail(exc.message, exc.code)
         began = fabric.connection_status_changed
         outcome = connection.check(fabric, log)
         if connection.reaped_since(fabric, began):
             # The reaper failed the fabric as interrupted meanwhile (and another test may be running).
             result = outcome.code if isinstance(outcome, KubeFailure) else "connected"
             log(f"Result ({result}) discarded: the reaper declared this test interrupted while it ran")
-            raise JobFailed("The test was declared interrupted while it ran; its result was discarded.")
+            self.fail("The test was declared interrupted while it ran; its result was discarded.")
         retry_at = connection.finish(fabric, outcome, trigger=trigger, job=self.job, log=log)
         self.job.data = {"connection_status": fabric.connection_status, "cluster": fabric.cluster_info}
         if isinstance(outcome, KubeFailure):
             self.job.data["error"] = {"code": outcome.code, "message": outcome.message}
             if retry_at:
-                connection.schedule_retry(fabric, retry_at)
-            raise JobFailed(outcome.message)
+                schedule_retry(fabric, retry_at)
+            self.fail(outcome.message, outcome.code)
+
+
+def request_test(fabric, *, user=None, reason="Manual connection test"):
+    """A person asked for a connection test (the button, the REST action). Returns (job, created)."""
+    return ConnectionTestJob.request(fabric, user=user, reason=reason)
+
+
+def request_test_after_edit(fabric, *, user=None):
+    """After an edit saved the fabric: a test when its connection settings changed (the
+    specification's "update Kubernetes credentials -> testing"). The code that edits calls this
+    (the form, the REST API, the import, the demo); a script that saves a fabric does not get a
+    test it did not ask for. Returns the job or None."""
+    if not (getattr(fabric, "connection_changed_by_save", False) and fabric.has_credentials):
+        return None
+    if fabric.status == m.DECOMMISSIONED:
+        return None
+    job, _created = request_test(fabric, user=user, reason="Connection settings changed")
+    return job
+
+
+def cancel_scheduled_retries(fabric):
+    """Delete the fabric's scheduled retries one by one: Job.delete() also cancels the queued RQ job
+    (a queryset delete would leave it queued, and it would recreate its Job row when it runs)."""
+    for job in ConnectionTestJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED):
+        job.delete()
+
+
+def schedule_retry(fabric, at):
+    """Schedule the next retry of a failed connection, replacing a retry scheduled earlier.
+
+    Not JobRunner.enqueue_once: it deletes any job of the fabric that is pending, scheduled *or
+    running*, i.e. the very test that schedules the retry (its history rows then lose their job) or
+    a manual test waiting in the queue.
+    """
+    if at is None:
+        return None
+    cancel_scheduled_retries(fabric)
+    return ConnectionTestJob.enqueue(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
+
+
+def reap_stale_tests(*, job=None, log=None) -> int:
+    """The reaper of tests left testing (services.connection.reap_stale_tests), and their jobs
+    marked interrupted. Returns how many fabrics it failed."""
+    reaped = []
+    count = connection.reap_stale_tests(job=job, log=log, reaped=reaped)
+    interrupt_tests(reaped)
+    return count
+
+
+def interrupt_tests(fabrics):
+    """Mark the pending or running tests of fabrics the reaper failed as errored (NetBox's job list
+    then tells), so that a new request starts a new test instead of waiting on them."""
+    for fabric in fabrics:
+        mark_errored(
+            ConnectionTestJob.get_jobs(fabric).filter(status__in=ACTIVE).values_list("pk", flat=True),
+            connection.INTERRUPTED_JOB_ERROR,
+        )
+
+
+# --- syncs and reconciliations ---------------------------------------------------------------------
+
+
+class FabricSyncFamily(FabricJob):
+    """Syncs and reconciliations: one at a time per fabric (they share the fabric's advisory lock)."""
+
+    requested_state = (m.SYNC, m.SYNCING)
+
+    class Meta:
+        pass
+
+    @classmethod
+    def family(cls):
+        return (FabricSyncJob, ReconcileJob)
+
+    @classmethod
+    def running_alive(cls, job):
+        # A running sync holds the fabric's advisory lock on its database session; PostgreSQL drops
+        # it the moment its worker dies. Free lock: nobody runs it.
+        with sync.exclusive(job.object) as free:
+            return not free
+
+    def after_failure(self, fabric, failure):
+        """A connection failure found by this job plans a retry (record_failure did): schedule it now,
+        not at the next health round."""
+        if failure.code in connection.CONNECTION_LOSS and fabric.next_connection_attempt:
+            schedule_retry(fabric, fabric.next_connection_attempt)
+
+
+class FabricSyncJob(FabricSyncFamily):
+    """Read the fabric's cluster into NetBox (sync_actual_state) and roll the result up."""
+
+    class Meta:
+        name = "Hedgehog fabric sync"
+
+    @classmethod
+    def job_kwargs(cls, **options):
+        return {}
+
+    def run(self, *args, trigger=TriggerChoices.SYNC, **kwargs):
+        fabric = self.fabric()
+        try:
+            self.job.data = sync.run_sync(fabric, job=self.job, log=self.logger.info, trigger=trigger)
+        except KubeFailure as failure:
+            self.job.data = {"error": {"code": failure.code, "message": failure.message}}
+            fabric.refresh_state()
+            self.after_failure(fabric, failure)
+            self.fail(failure.message, failure.code)
+
+
+def request_sync(fabric, *, user=None, trigger=TriggerChoices.MANUAL, reason="Manual sync"):
+    """Start a sync: syncing now and one job; a pending or running one is returned instead.
+
+    Raises InvalidTransition (with the reason) when the fabric cannot sync: not connected, in
+    maintenance, decommissioned. Returns (job, created).
+    """
+    return FabricSyncJob.request(fabric, user=user, trigger=trigger, reason=reason)
+
+
+class ReconcileJob(FabricSyncFamily):
+    """Apply NetBox's desired state to the cluster, or adopt the cluster's (services/reconcile.py)."""
+
+    class Meta:
+        name = "Hedgehog fabric reconciliation"
+
+    @classmethod
+    def begin(cls, fabric, *, job, user, trigger, reason, direction=reconcile.APPLY, prune=False, **options):
+        super().begin(
+            fabric,
+            job=job,
+            user=user,
+            trigger=TriggerChoices.RECONCILIATION,
+            reason=reason or reconcile.describe_request(direction, prune),
+        )
+
+    def run(self, *args, direction=reconcile.APPLY, prune=False, **kwargs):
+        fabric = self.fabric()
+        try:
+            self.job.data = reconcile.reconcile(
+                fabric,
+                direction,
+                dry_run=False,
+                prune=prune,
+                user=self.job.user,
+                job=self.job,
+                log=self.logger.info,
+            )
+        except KubeFailure as failure:
+            self.job.data = {"error": {"code": failure.code, "message": failure.message}}
+            fabric.refresh_state()
+            self.after_failure(fabric, failure)
+            self.fail(failure.message, failure.code)
+        if fabric.sync_status == m.ERROR:
+            self.fail(fabric.sync_error)
+
+
+def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None):
+    """Start a reconciliation job: syncing now (refused with the reason when it cannot), one job.
+
+    Returns (job, created); a pending or running sync or reconciliation is returned instead.
+    """
+    if direction not in reconcile.DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(reconcile.DIRECTIONS)}, not {direction!r}")
+    return ReconcileJob.request(fabric, user=user, direction=direction, prune=prune)
+
+
+def pending_sync_job(fabric):
+    """A sync or reconciliation of the fabric that a worker has (pending or running), if any."""
+    return FabricSyncJob.pending(fabric)
+
+
+def keep_periodic_syncs(*, log=None) -> int:
+    """Keep one scheduled, repeating sync per fabric with a sync_interval (and none without)."""
+    log = log or (lambda message: None)
+    scheduled = 0
+    for fabric in HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE)).only(
+        "pk", "name", "sync_interval"
+    ):
+        jobs = FabricSyncJob.get_jobs(fabric).filter(
+            status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=False
+        )
+        jobs.exclude(interval=fabric.sync_interval).delete()
+        if fabric.sync_interval and not jobs.filter(interval=fabric.sync_interval).exists():
+            FabricSyncJob.enqueue(
+                instance=fabric,
+                schedule_at=timezone.now() + timedelta(minutes=fabric.sync_interval),
+                interval=fabric.sync_interval,
+            )
+            scheduled += 1
+            log(f"{fabric}: sync every {fabric.sync_interval} min")
+    return scheduled
+
+
+# --- the periodic health check --------------------------------------------------------------------
 
 
 @system_job(interval=settings.get("health_check_interval"))
@@ -56,57 +436,16 @@ class FabricHealthCheckJob(JobRunner):
         name = "Hedgehog fabric health check"
 
     def run(self, *args, **kwargs):
-        from .sync.operations import reap_stale_syncs, schedule_periodic_syncs
-
-        summary = connection.health_check_round(job=self.job, log=self.logger.info)
-        summary["reaped_syncs"] = reap_stale_syncs(job=self.job, log=self.logger.info)
-        summary["scheduled_syncs"] = schedule_periodic_syncs(log=self.logger.info)
-        self.job.data = summary
-
-
-class FabricSyncJob(JobRunner):
-    """Read the fabric's cluster into NetBox (sync_actual_state) and roll the result up."""
-
-    class Meta:
-        name = "Hedgehog fabric sync"
-
-    def run(self, *args, trigger=TriggerChoices.SYNC, **kwargs):
-        from .sync.operations import run_sync
-
-        fabric = self.job.object
-        if fabric is None:
-            raise JobFailed("The fabric no longer exists.")
-        try:
-            self.job.data = run_sync(fabric, job=self.job, log=self.logger.info, trigger=trigger)
-        except KubeFailure as failure:
-            self.job.data = {"error": {"code": failure.code, "message": failure.message}}
-            raise JobFailed(failure.message) from None
-
-
-class ReconcileJob(JobRunner):
-    """Apply NetBox's desired state to the cluster, or adopt the cluster's (see sync/reconcile.py)."""
-
-    class Meta:
-        name = "Hedgehog fabric reconciliation"
-
-    def run(self, *args, direction="apply", prune=False, **kwargs):
-        from .sync.reconcile import reconcile
-
-        fabric = self.job.object
-        if fabric is None:
-            raise JobFailed("The fabric no longer exists.")
-        try:
-            self.job.data = reconcile(
-                fabric,
-                direction,
-                dry_run=False,
-                prune=prune,
-                user=self.job.user,
-                job=self.job,
-                log=self.logger.info,
+        log = self.logger.info
+        reaped = []
+        reap_stale_tests(job=self.job, log=log)
+        summary = connection.health_check_round(job=self.job, log=log)
+        sync.reap_stale_syncs(job=self.job, log=log, reaped=reaped)
+        for fabric in reaped:
+            mark_errored(
+                FabricSyncJob.jobs_of(fabric).filter(status__in=ACTIVE).values_list("pk", flat=True),
+                "Interrupted: the sync was left running too long and moved to error by the reaper.",
             )
-        except KubeFailure as failure:
-            self.job.data = {"error": {"code": failure.code, "message": failure.message}}
-            raise JobFailed(failure.message) from None
-        if fabric.sync_status == "error":
-            raise JobFailed(fabric.sync_error)
+        summary["reaped_syncs"] = len(reaped)
+        summary["scheduled_syncs"] = keep_periodic_syncs(log=log)
+        self.job.data = summary

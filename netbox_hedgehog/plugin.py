@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 from netbox.plugins import PluginConfig
 
 from . import __version__
+from . import settings as plugin_settings
 
 
 class HedgehogConfig(PluginConfig):
@@ -52,10 +53,10 @@ class HedgehogConfig(PluginConfig):
 
     def ready(self):
         super().ready()
-        from . import settings as plugin_settings
-
         try:
             plugin_settings.validate()
         except ValueError as exc:
             raise ImproperlyConfigured(f"netbox_hedgehog: {exc}") from exc
-        from . import jobs  # noqa: F401  (registers the system job)
+        # Imported once the app registry is ready (they import the models): the receivers and the
+        # system job register themselves.
+        from . import jobs, signals  # noqa: F401

@@ -1,5 +1,8 @@
 """The plugin's settings (PLUGINS_CONFIG["netbox_hedgehog"]), read and checked in one place."""
 
+import binascii
+from base64 import urlsafe_b64decode
+
 from netbox.plugins import get_plugin_config
 
 PLUGIN = "netbox_hedgehog"
@@ -7,6 +10,34 @@ PLUGIN = "netbox_hedgehog"
 
 def get(name):
     return get_plugin_config(PLUGIN, name)
+
+
+GENERATE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+
+def validate_keys(value):
+    """Raise ValueError saying what is wrong with a credentials_key setting (never echoing it)."""
+    how = f"Generate one with: {GENERATE_KEY}"
+    if value in (None, "", []):
+        raise ValueError(f"credentials_key is not set: it encrypts cluster credentials at rest. {how}")
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, (list, tuple)):
+        raise ValueError(f"credentials_key must be a key or a list of keys. {how}")
+    for i, key in enumerate(keys):
+        try:
+            ok = isinstance(key, str) and len(urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"credentials_key #{i + 1} is not a Fernet key (32 url-safe base64-encoded bytes). {how}"
+            )
+
+
+def drift_ignore_rules(kind: str) -> list[str]:
+    """The declared drift ignore rules for a kind: the "*" rules plus the kind's own."""
+    rules = get("drift_ignore") or {}
+    return [*rules.get("*", ()), *rules.get(kind, ())]
 
 
 def _positive_int(name):
@@ -23,8 +54,6 @@ def _positive_number(name):
 
 def validate():
     """Raise ValueError naming the first bad setting; called from the app's ready()."""
-    from .credentials import validate_keys
-
     for name in ("history_page_size", "health_check_interval", "health_check_workers", "sync_page_size"):
         _positive_int(name)
     for name in (

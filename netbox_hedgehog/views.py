@@ -11,12 +11,12 @@ from netbox.views.generic.base import BaseObjectView
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
-from .connection import request_test
+from .jobs import request_reconcile, request_sync, request_test
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
-from .state import InvalidTransition, machine, transition
-from .sync.operations import request_sync
-from .sync.reconcile import reconcile, request_reconcile
+from .services.reconcile import reconcile
+from .services.state import InvalidTransition, transition
+from .state import machine
 from .ui import panels
 
 #

@@ -6,7 +6,7 @@ from utilities.testing.filtersets import ChangeLoggedFilterSetTestMixin
 
 from netbox_hedgehog.filtersets import HedgehogFabricFilterSet, StateTransitionFilterSet
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 
 class HedgehogFabricFilterSetTest(TestCase, ChangeLoggedFilterSetTestMixin):

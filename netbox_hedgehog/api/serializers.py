@@ -1,3 +1,4 @@
+from core.api.serializers import JobSerializer
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from netbox.api.fields import ChoiceField
@@ -9,6 +10,7 @@ from users.api.serializers_.users import UserSerializer
 from ..choices import (
     ConnectionStatusChoices,
     FabricStatusChoices,
+    ReconcileDirectionChoices,
     RequiredActionChoices,
     ResourceSyncStateChoices,
     StateFieldChoices,
@@ -16,11 +18,12 @@ from ..choices import (
     TriggerChoices,
 )
 from ..credentials import encrypt
+from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric, HedgehogResource, StateTransition
 from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..models.resource import OBSERVED_FIELDS
-from ..state import machine
-from ..sync import kinds
+from ..services.state import InvalidTransition, start_as, transition
+from ..state import kinds, machine
 from ..validators.documents import validate_document
 
 __all__ = (
@@ -170,43 +173,41 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             if name in data:
                 data[name] = encrypt(data[name])
         requested = data.get("status")
-        if self.instance is None and requested is not None:
-            reachable = (machine.INITIAL[machine.STATUS],) + machine.allowed_transitions(
-                machine.STATUS, machine.INITIAL[machine.STATUS]
+        if self.instance is None and requested is not None and requested not in machine.CREATABLE_STATUSES:
+            raise serializers.ValidationError(
+                {
+                    "status": _("A new fabric starts {initial}; it can be created as: {reachable}.").format(
+                        initial=machine.INITIAL[machine.STATUS],
+                        reachable=", ".join(machine.CREATABLE_STATUSES),
+                    )
+                }
             )
-            if requested not in reachable:
-                raise serializers.ValidationError(
-                    {
-                        "status": _(
-                            "A new fabric starts {initial}; it can be created as: {reachable}."
-                        ).format(initial=machine.INITIAL[machine.STATUS], reachable=", ".join(reachable))
-                    }
-                )
         return super().validate(data)
+
+    def _user(self):
+        return getattr(self.context.get("request"), "user", None)
 
     def create(self, validated_data):
         requested = validated_data.pop("status", None)
         instance = super().create(validated_data)
-        self._apply_status(instance, requested)
+        start_as(instance, requested, user=self._user(), reason="Created as")
+        request_test_after_edit(instance, user=self._user())
         return instance
 
     def update(self, instance, validated_data):
+        """A lifecycle change asked for in an update goes through the state service first, so that
+        the save that follows records both in one change-log entry (and one object_updated event)
+        whose post-change snapshot holds the new status."""
         requested = validated_data.pop("status", None)
+        instance.refresh_state()  # NetBox's validation set the requested status on this copy
+        if requested is not None and requested != instance.status:
+            try:
+                transition(instance, machine.STATUS, requested, user=self._user(), changelog=False)
+            except InvalidTransition as exc:
+                raise TransitionRefused(exc) from None
         instance = super().update(instance, validated_data)
-        self._apply_status(instance, requested)
+        request_test_after_edit(instance, user=self._user())
         return instance
-
-    def _apply_status(self, instance, requested):
-        """A lifecycle change requested in a create or update goes through the state service."""
-        from ..state import InvalidTransition, transition
-
-        if requested is None or requested == instance.status:
-            return
-        request = self.context.get("request")
-        try:
-            transition(instance, machine.STATUS, requested, user=getattr(request, "user", None))
-        except InvalidTransition as exc:
-            raise TransitionRefused(exc) from None
 
 
 class StateTransitionSerializer(BaseModelSerializer):
@@ -272,22 +273,8 @@ class FailureSerializer(serializers.Serializer):
     code = serializers.CharField()
 
 
-class JobReferenceSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    url = serializers.SerializerMethodField()
-    status = serializers.CharField()
-    created = serializers.DateTimeField()
-
-    def get_url(self, job) -> str:
-        from django.urls import reverse
-
-        path = reverse("core-api:job-detail", kwargs={"pk": job.pk})
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
-
-
 class ConnectionTestAcceptedSerializer(serializers.Serializer):
-    job = JobReferenceSerializer()
+    job = JobSerializer(read_only=True)
     created = serializers.BooleanField(
         help_text=_("False when a test already pending or running is returned")
     )
@@ -295,16 +282,16 @@ class ConnectionTestAcceptedSerializer(serializers.Serializer):
 
 
 class SyncAcceptedSerializer(serializers.Serializer):
-    job = JobReferenceSerializer()
+    job = JobSerializer(read_only=True)
     created = serializers.BooleanField(
-        help_text=_("False when a sync already pending or running is returned")
+        help_text=_("False when a sync or reconciliation already pending or running is returned")
     )
     sync_status = serializers.CharField()
 
 
 class ReconcileRequestSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(
-        choices=["apply", "adopt"],
+        choices=ReconcileDirectionChoices,
         help_text=_("apply: NetBox's desired state to the cluster; adopt: the cluster's state as desired"),
     )
     dry_run = serializers.BooleanField(default=True, help_text=_("Only show what would change (default)"))

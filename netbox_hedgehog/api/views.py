@@ -14,12 +14,12 @@ from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from .. import filtersets
-from ..connection import request_test
+from ..jobs import request_reconcile, request_sync, request_test
 from ..kube.errors import KubeFailure
 from ..models import HedgehogFabric, StateTransition
-from ..state import InvalidTransition, machine, transition
-from ..sync.operations import request_sync
-from ..sync.reconcile import reconcile, request_reconcile
+from ..services.reconcile import reconcile
+from ..services.state import InvalidTransition, transition
+from ..state import machine
 from . import serializers
 from .parsers import BoundedJSONParser
 

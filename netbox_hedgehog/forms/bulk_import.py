@@ -3,21 +3,18 @@ from netbox.forms import NetBoxModelImportForm
 from utilities.forms.fields import CSVChoiceField
 
 from ..choices import FabricStatusChoices
+from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric
+from ..services.state import start_as
 from ..state import machine
 
 __all__ = ("HedgehogFabricImportForm",)
-
-# A new fabric starts planned; an import may ask for any state one transition away.
-CREATABLE = (machine.INITIAL[machine.STATUS],) + machine.allowed_transitions(
-    machine.STATUS, machine.INITIAL[machine.STATUS]
-)
 
 
 class HedgehogFabricImportForm(NetBoxModelImportForm):
     status = CSVChoiceField(
         label=_("Status"),
-        choices=[c for c in FabricStatusChoices if c[0] in CREATABLE],
+        choices=[c for c in FabricStatusChoices if c[0] in machine.CREATABLE_STATUSES],
         required=False,
         help_text=_(
             "Lifecycle status of a new fabric: planned (default) or active, via the transition table"
@@ -37,10 +34,8 @@ class HedgehogFabricImportForm(NetBoxModelImportForm):
         return self.cleaned_data
 
     def save(self, *args, **kwargs):
-        from ..state import transition
-
         instance = super().save(*args, **kwargs)
-        requested = self.cleaned_data.get("status")
-        if requested and requested != instance.status:
-            transition(instance, machine.STATUS, requested, reason="Imported")
+        # by the importing user (the request's): start_as and the test take it from the request
+        start_as(instance, self.cleaned_data.get("status") or None, reason="Imported")
+        request_test_after_edit(instance)
         return instance

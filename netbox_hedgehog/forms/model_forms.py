@@ -4,6 +4,7 @@ from netbox.forms import NetBoxModelForm
 from utilities.forms.fields import CommentField
 from utilities.forms.rendering import FieldSet
 
+from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric
 from ..models.fabric import SECRET_FIELDS
 
@@ -92,6 +93,13 @@ class HedgehogFabricForm(NetBoxModelForm):
                     "A value is stored (encrypted; never shown). Leave empty to keep it."
                 )
             self.initial.pop(name, None)
+
+    def save(self, *args, **kwargs):
+        fabric = super().save(*args, **kwargs)
+        # New connection settings: the specification's "update credentials -> testing"; the test
+        # is queued when the edit commits.
+        request_test_after_edit(fabric)
+        return fabric
 
     def clean(self):
         # Apply the secrets to the instance before the model's validation sees it.

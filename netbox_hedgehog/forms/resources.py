@@ -9,7 +9,7 @@ from utilities.forms.rendering import FieldSet
 
 from ..choices import ResourceSyncStateChoices
 from ..models import HedgehogFabric, HedgehogResource
-from ..sync import kinds
+from ..state import kinds
 from ..validators.documents import validate_document
 
 __all__ = ("HedgehogResourceFilterForm", "HedgehogResourceForm", "ObjectField")

@@ -7,6 +7,7 @@ from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from .. import settings
+from ..choices import FailureCodeChoices as F
 from ..credentials import reveal
 from ..validators.kubeconfig import KubeconfigRefused, safe_kubeconfig
 from .errors import KubeFailure, classify
@@ -57,7 +58,7 @@ def _configuration_from_kubeconfig(fabric) -> k8s.Configuration:
     try:
         safe = safe_kubeconfig(reveal(fabric, "kubeconfig"), fabric.kubeconfig_context)
     except KubeconfigRefused as exc:
-        raise KubeFailure("bad_configuration", f"The kubeconfig cannot be used: {exc.message}") from None
+        raise KubeFailure(F.BAD_CONFIGURATION, f"The kubeconfig cannot be used: {exc.message}") from None
     except Exception as exc:  # noqa: BLE001 - unreadable credentials etc., classified, never swallowed
         raise classify(exc) from None
     try:
@@ -70,7 +71,7 @@ def _configuration_from_kubeconfig(fabric) -> k8s.Configuration:
 
 
 def connect(fabric) -> ClusterAccess:
-    """The client for a fabric; raises KubeFailure("bad_configuration") when it cannot be built."""
+    """The client for a fabric; raises KubeFailure (bad_configuration) when it cannot be built."""
     if fabric.kubeconfig:
         cfg = _configuration_from_kubeconfig(fabric)
         how = "kubeconfig" + (f" (context {fabric.kubeconfig_context})" if fabric.kubeconfig_context else "")
@@ -82,12 +83,12 @@ def connect(fabric) -> ClusterAccess:
         how = "bearer token" if fabric.kubernetes_token else "no credentials"
     else:
         raise KubeFailure(
-            "bad_configuration", "No connection settings: give an API server URL and token, or a kubeconfig."
+            F.BAD_CONFIGURATION, "No connection settings: give an API server URL and token, or a kubeconfig."
         )
     scheme = urlsplit(cfg.host).scheme
     if scheme == "http" and not fabric.kubernetes_allow_http:
         raise KubeFailure(
-            "bad_configuration",
+            F.BAD_CONFIGURATION,
             "The API server URL is plain http: allow plain HTTP explicitly, or use https.",
         )
     if not fabric.kubernetes_verify_tls:

@@ -15,25 +15,12 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from ..choices import FailureCodeChoices
+from ..choices import FailureCodeChoices as F
 from ..credentials import CredentialsUnreadable
 
-# code -> what it means (also the documentation of the codes)
-CODES = {
-    "unauthorized": "The API server rejected the credentials (401).",
-    "forbidden": "The credentials are valid but not allowed to do this (403).",
-    "tls": "The TLS handshake or the server certificate check failed.",
-    "dns": "The server's name does not resolve.",
-    "refused": "Nothing accepts connections at the server's address and port.",
-    "timeout": "The server did not answer in time.",
-    "connection_lost": "The connection was dropped while talking to the server.",
-    "server_error": "The API server answered with an error (5xx).",
-    "http_error": "The API server answered with an unexpected HTTP status.",
-    "bad_response": "The server's answer is not a Kubernetes API answer.",
-    "not_hedgehog": "The cluster does not serve the Hedgehog API groups.",
-    "bad_configuration": "The fabric's connection settings are incomplete or invalid.",
-    "interrupted": "The test was interrupted (a worker died or the job was lost).",
-    "unexpected": "An unexpected error; the job log has the details.",
-}
+# code -> what it means (the documentation of the codes, from their ChoiceSet)
+CODES = {code: str(label) for code, label, *_ in FailureCodeChoices.CHOICES}
 
 
 @dataclass
@@ -61,7 +48,7 @@ def _chain(exc):
     return seen
 
 
-def _status_message(exc: ApiException) -> str:
+def status_message(exc: ApiException) -> str:
     try:
         body = json.loads(exc.body or "")
     except (TypeError, ValueError):
@@ -84,9 +71,9 @@ def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailu
         # the client reports a failed TLS handshake as ApiException(status=0, reason=SSLError...)
         return _tls_failure(str(exc.reason).split("\n")[-1], at)
     if isinstance(exc, CredentialsUnreadable):
-        return KubeFailure("bad_configuration", str(exc))
+        return KubeFailure(F.BAD_CONFIGURATION, str(exc))
     if isinstance(exc, (ConfigException, yaml.YAMLError)):
-        return KubeFailure("bad_configuration", f"The kubeconfig cannot be used: {_first_line(exc)}")
+        return KubeFailure(F.BAD_CONFIGURATION, f"The kubeconfig cannot be used: {_first_line(exc)}")
     chain = _chain(exc)
     for item in chain:
         if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
@@ -94,47 +81,47 @@ def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailu
     for item in chain:
         if isinstance(item, socket.gaierror):
             return KubeFailure(
-                "dns", f"The server name in {server or 'the URL'} does not resolve ({_first_line(item)})."
+                F.DNS, f"The server name in {server or 'the URL'} does not resolve ({_first_line(item)})."
             )
         if isinstance(item, ConnectionRefusedError):
             return KubeFailure(
-                "refused", f"Connection refused{at}: is the API server running and the port right?"
+                F.REFUSED, f"Connection refused{at}: is the API server running and the port right?"
             )
     for item in chain:
         if isinstance(item, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)):
             limits = (
                 f" (connect timeout {timeout[0]:g} s, request timeout {timeout[1]:g} s)" if timeout else ""
             )
-            return KubeFailure("timeout", f"The server{at} did not answer in time{limits}.")
+            return KubeFailure(F.TIMEOUT, f"The server{at} did not answer in time{limits}.")
     for item in chain:
         if isinstance(item, (urllib3.exceptions.ProtocolError, ConnectionError)):
             return KubeFailure(
-                "connection_lost", f"The connection to the server{at} was dropped ({_first_line(item)})."
+                F.CONNECTION_LOST, f"The connection to the server{at} was dropped ({_first_line(item)})."
             )
         if isinstance(item, urllib3.exceptions.NewConnectionError):
-            return KubeFailure("refused", f"Could not connect{at} ({_first_line(item)}).")
+            return KubeFailure(F.REFUSED, f"Could not connect{at} ({_first_line(item)}).")
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         return KubeFailure(
-            "bad_response",
+            F.BAD_RESPONSE,
             f"The server{at} answered something that is not JSON: is it a Kubernetes API server?",
         )
     if isinstance(exc, ValueError) and "Invalid header value" in str(exc):
         # http.client quotes the whole header (the token): never repeat its message
         return KubeFailure(
-            "bad_configuration",
+            F.BAD_CONFIGURATION,
             "The credentials cannot be sent in an HTTP header: the token has a line break, a space or a "
             "control character inside (was it wrapped when copied?). Enter it again.",
         )
     if isinstance(exc, ValueError) and "Invalid value for" in str(exc):
         return KubeFailure(
-            "bad_response", f"The server{at} answered an object the client cannot read ({_first_line(exc)})."
+            F.BAD_RESPONSE, f"The server{at} answered an object the client cannot read ({_first_line(exc)})."
         )
-    return KubeFailure("unexpected", f"Unexpected {type(exc).__name__}{at}: {_first_line(exc)}")
+    return KubeFailure(F.UNEXPECTED, f"Unexpected {type(exc).__name__}{at}: {_first_line(exc)}")
 
 
 def _classify_status(exc: ApiException, at: str) -> KubeFailure:
     status = exc.status
-    detail = _status_message(exc)
+    detail = status_message(exc)
     said = (
         f" The server said: {detail.rstrip('.')}."
         if detail and detail.lower() != (exc.reason or "").lower()
@@ -143,27 +130,27 @@ def _classify_status(exc: ApiException, at: str) -> KubeFailure:
     line = f"{status} {exc.reason or ''}".rstrip()
     if status == 401:
         return KubeFailure(
-            "unauthorized",
+            F.UNAUTHORIZED,
             f"The API server{at} rejected the credentials ({line}).{said} Check the token or the kubeconfig's user.",
         )
     if status == 403:
         return KubeFailure(
-            "forbidden",
+            F.FORBIDDEN,
             f"The credentials are not allowed to do this ({line}).{said} Grant the account get, list and watch "
             "on the Hedgehog resources.",
         )
     if status >= 500:
         return KubeFailure(
-            "server_error",
+            F.SERVER_ERROR,
             f"The API server{at} answered {line}.{said} It is failing: check its health and logs "
             "(or its load balancer's).",
         )
-    return KubeFailure("http_error", f"The API server{at} answered {line}.{said}")
+    return KubeFailure(F.HTTP_ERROR, f"The API server{at} answered {line}.{said}")
 
 
 def _tls_failure(reason: str, at: str) -> KubeFailure:
     return KubeFailure(
-        "tls",
+        F.TLS,
         f"TLS with the server{at} failed: {reason.strip()[:200]}. Give the cluster's CA certificate, or check the server URL.",
     )
 

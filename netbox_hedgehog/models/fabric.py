@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
@@ -14,7 +15,9 @@ from ..choices import (
     RequiredActionChoices,
     SyncStatusChoices,
 )
+from ..credentials import CredentialsUnreadable, reveal, seal
 from ..state import machine as m
+from ..validators import validate_connection
 from .fields import SecretField
 
 # Fields written only by netbox_hedgehog.state.service; a plain save() never writes them, so an edit
@@ -258,29 +261,38 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         return getattr(self, "_loaded_connection", None) != self._connection_settings()
 
     def save(self, *args, **kwargs):
-        from ..state import service
+        """Write this fabric's own row, and nothing else.
 
-        test_connection = self.has_credentials and self.connection_settings_changed()
+        A new fabric starts in the machine's initial state (its creation history is written by a
+        post_save receiver, signals.py). A plain save never writes the state-owned fields, so an edit
+        of the description can never undo a state change made meanwhile by a job; the copy is given
+        the stored state first, so the change log of this save shows the real one. Whether the save
+        changed how the fabric reaches its cluster is kept in `connection_changed_by_save`: the code
+        that edits decides whether that calls for a connection test (jobs.request_test_after_edit).
+        """
+        changed = self.connection_settings_changed()
         if self._state.adding:
-            service.prepare_new_fabric(self)
-            super().save(*args, **kwargs)
-            service.record_creation(self)
-        else:
-            if kwargs.get("update_fields") is None:
-                kwargs["update_fields"] = [
-                    f.attname
-                    for f in self._meta.concrete_fields
-                    if not f.primary_key and f.name not in STATE_OWNED_FIELDS
-                ]
-                # Show the stored state (not a stale copy) in the change log of this save.
-                service.reload_state(self)
-            super().save(*args, **kwargs)
+            now = timezone.now()
+            for field in m.FIELDS:
+                setattr(self, field, m.INITIAL[field])
+                setattr(self, f"{field}_changed", now)
+        elif kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in STATE_OWNED_FIELDS
+            ]
+            self.refresh_state()
+        super().save(*args, **kwargs)
         self._loaded_connection = self._connection_settings()
-        if test_connection and self.status != m.DECOMMISSIONED:
-            # The specification's manual trigger: updated credentials -> testing, and a test runs.
-            from ..connection import request_test
+        self.connection_changed_by_save = changed
 
-            request_test(self, user=service._request_user(), reason="Connection settings changed")
+    def refresh_state(self, lock=False):
+        """Replace this copy's state-owned fields with the stored ones (locking the row if asked)."""
+        queryset = type(self).objects.select_for_update() if lock else type(self).objects
+        stored = queryset.only(*STATE_OWNED_FIELDS).get(pk=self.pk)
+        for name in STATE_OWNED_FIELDS:
+            setattr(self, name, getattr(stored, name))
 
     # --- credentials (read back only with netbox_hedgehog.credentials.reveal, never from here)
 
@@ -288,8 +300,6 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
 
     def set_secret(self, name, plaintext):
         """Store a credential (encrypted); an empty value removes it."""
-        from ..credentials import seal
-
         if name not in SECRET_FIELDS:
             raise ValueError(f"{name} is not a credential field")
         setattr(self, name, seal(plaintext or ""))
@@ -303,9 +313,6 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
     # --- colours for the badges
 
     def clean(self):
-        from ..credentials import CredentialsUnreadable, reveal
-        from ..validators import validate_connection
-
         super().clean()
         try:
             kubeconfig = reveal(self, "kubeconfig")

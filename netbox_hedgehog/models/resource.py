@@ -1,12 +1,17 @@
 """HedgehogResource: one Hedgehog object of a fabric, as the cluster has it and as NetBox wants it."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 
+from .. import settings
 from ..choices import ResourceSyncStateChoices
+from ..state.kinds import BY_KIND
+from ..state.resources import compare
 from ..validators.documents import validate_document
+from ..validators.kubernetes import validate_labels, validate_namespace, validate_object_name
 
 # Written only by the sync (what the cluster has, and the comparison); never by a form or the API.
 OBSERVED_FIELDS = (
@@ -97,10 +102,6 @@ class HedgehogResource(NetBoxModel):
         return reverse("plugins:netbox_hedgehog:hedgehogresource", args=[self.pk])
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from ..sync.kinds import BY_KIND
-
         super().clean()
         kind = BY_KIND.get(self.kind)
         if kind is None:
@@ -111,43 +112,79 @@ class HedgehogResource(NetBoxModel):
             )
         # the API group, version and plural follow from the kind
         self.api_group, self.api_version, self.plural = kind.group, kind.version, kind.plural
+        errors = {}
+        for name, check in (("name", validate_object_name), ("namespace", validate_namespace)):
+            try:
+                check(getattr(self, name))
+            except ValidationError as exc:
+                errors[name] = exc.messages
         if self.desired_spec is not None and not isinstance(self.desired_spec, dict):
-            raise ValidationError({"desired_spec": "The desired spec must be an object (a mapping)."})
+            errors["desired_spec"] = ["The desired spec must be an object (a mapping)."]
         for name in ("desired_spec", "desired_labels"):
             try:
                 validate_document(getattr(self, name), "The value")
             except ValidationError as exc:
-                raise ValidationError({name: exc.messages}) from None
+                errors.setdefault(name, []).extend(exc.messages)
         if not isinstance(self.desired_labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.desired_labels.items()
         ):
+            errors.setdefault("desired_labels", []).append(
+                "Labels must be an object of text keys and text values."
+            )
+        elif "desired_labels" not in errors:
+            try:
+                validate_labels(self.desired_labels)
+            except ValidationError as exc:
+                errors["desired_labels"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        self._refuse_duplicate()
+
+    def _refuse_duplicate(self):
+        """A field error (not a database IntegrityError) for an identity the fabric already has."""
+        if self.fabric_id is None:
+            return
+        same = (
+            type(self)
+            .objects.filter(
+                fabric_id=self.fabric_id,
+                api_group=self.api_group,
+                kind=self.kind,
+                namespace=self.namespace,
+                name=self.name,
+            )
+            .exclude(pk=self.pk)
+        )
+        if same.exists():
             raise ValidationError(
-                {"desired_labels": "Labels must be an object of text keys and text values."}
+                {"name": f"A {self.kind} {self.namespace}/{self.name} already exists in this fabric."}
             )
 
     def save(self, *args, **kwargs):
-        """Saving (an edit of the desired spec) compares again and rolls the result up to the fabric."""
-        from ..sync.compare import compare
-        from ..sync.operations import record_drift
+        """Write this resource's own row, its comparison included (derived from its own fields).
 
+        The roll-up into the fabric's counts and sync status is not done here but by receivers
+        (signals.py), for saves and deletes alike.
+        """
+        self.compare_again()
+        super().save(*args, **kwargs)
+
+    def compare_again(self):
+        """Set sync_state and diff from what NetBox wants and what the cluster has."""
         self.sync_state, self.diff = compare(
-            self.kind,
             self.read_only,
             self.desired_spec,
             self.desired_labels,
             self.actual_spec,
             self.actual_labels,
+            settings.drift_ignore_rules(self.kind),
         )
-        super().save(*args, **kwargs)
-        record_drift(self.fabric)
 
     def get_sync_state_color(self):
         return ResourceSyncStateChoices.colors.get(self.sync_state)
 
     @property
     def read_only(self) -> bool:
-        from ..sync.kinds import BY_KIND
-
         kind = BY_KIND.get(self.kind)
         return kind is not None and kind.read_only
 

@@ -57,6 +57,11 @@ TRANSITIONS = {
     },
 }
 
+# A new fabric starts in INITIAL; whoever creates one (the REST API, the CSV import, a script) may
+# ask for a lifecycle status one transition away, which is then made as that transition.
+CREATABLE_STATUSES = (INITIAL[STATUS],) + TRANSITIONS[STATUS][INITIAL[STATUS]]
+
+
 # --- the facts a state carries -----------------------------------------------------------------
 
 

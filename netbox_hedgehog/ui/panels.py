@@ -1,7 +1,8 @@
 from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
 
-from ..choices import FabricStatusChoices
+from ..choices import FabricStatusChoices, ResourceSyncStateChoices
+from ..state import machine
 
 
 def may_change_fabric(ctx) -> bool:
@@ -62,8 +63,6 @@ class FabricResourcesPanel(panels.ObjectPanel):
     title = _("Resources")
 
     def get_context(self, context):
-        from ..choices import ResourceSyncStateChoices
-
         ctx = super().get_context(context)
         fabric = ctx["object"]
         summary = fabric.sync_summary or {}
@@ -79,8 +78,6 @@ class FabricResourcesPanel(panels.ObjectPanel):
 
 
 def _sync_refusal(fabric):
-    from ..state import machine
-
     if fabric.sync_status == machine.SYNCING:
         return _("A sync is running.")
     try:

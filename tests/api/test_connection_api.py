@@ -10,13 +10,13 @@ from rest_framework import status
 from users.models import ObjectPermission, Token
 from utilities.testing import APITestCase
 
-from netbox_hedgehog import connection, credentials
+from netbox_hedgehog import credentials, jobs
 from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.testing.cluster import EmulatedCluster
-from tests.connection.helpers import TOKEN, connection_rows, plugin_settings
+from tests.connection.helpers import TOKEN, a_worker_runs, connection_rows, plugin_settings
 
 CA_PEM_SHAPE = "-----BEGIN CERTIFICATE-----"
 
@@ -60,7 +60,7 @@ class TestConnectionEndpointTest(ConnectionAPITestCase):
         self.assertTrue(
             response.data["job"]["url"].endswith(reverse("core-api:job-detail", kwargs={"pk": job.pk}))
         )
-        self.assertEqual(response.data["job"]["status"], JobStatusChoices.STATUS_PENDING)
+        self.assertEqual(response.data["job"]["status"]["value"], JobStatusChoices.STATUS_PENDING)
         self.assertTrue(response.data["created"])
         self.assertEqual(response.data["connection_status"], "testing")
         self.assertEqual(
@@ -79,11 +79,11 @@ class TestConnectionEndpointTest(ConnectionAPITestCase):
         self.assertEqual([r.new for r in connection_rows(self.fabric)], ["unknown", "testing"])
 
     def test_a_second_request_while_one_is_running_answers_the_running_job(self):
-        job, _ = connection.request_test(self.fabric)
-        job.start()
+        job, _ = jobs.request_test(self.fabric)
+        a_worker_runs(job)
         response = self.post_test(self.fabric)
         self.assertEqual((response.data["job"]["id"], response.data["created"]), (job.pk, False))
-        self.assertEqual(response.data["job"]["status"], JobStatusChoices.STATUS_RUNNING)
+        self.assertEqual(response.data["job"]["status"]["value"], JobStatusChoices.STATUS_RUNNING)
 
     def test_the_job_is_in_netbox_jobs_list_bound_to_the_fabric(self):
         self.add_permissions("core.view_job")

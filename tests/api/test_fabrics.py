@@ -7,7 +7,7 @@ from users.models import ObjectPermission, Token
 from utilities.testing import APITestCase, APIViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 
 class HedgehogFabricAPITest(APIViewTestCases.APIViewTestCase):

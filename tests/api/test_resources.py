@@ -5,7 +5,7 @@ from rest_framework import status
 from utilities.testing import APITestCase, APIViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 SPEC = {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1001}}}
 

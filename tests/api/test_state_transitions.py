@@ -6,7 +6,7 @@ from rest_framework import status
 from utilities.testing import APITestCase, APIViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 LIST = "plugins-api:netbox_hedgehog-api:statetransition-list"
 

@@ -1,6 +1,11 @@
 """Helpers of the connection tests (plain functions; the fixtures are in conftest.py)."""
 
-from netbox_hedgehog.jobs import ConnectionTestJob
+import django_rq
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.worker import Worker
+
+from netbox_hedgehog.jobs import ConnectionTestJob, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
 
@@ -13,11 +18,10 @@ REQUEST_TIMEOUT = 1.5
 
 
 def make_fabric(name="dc1", *, server="", token="", ca="", kubeconfig="", **fields):
-    """A fabric saved with these connection settings (validated, secrets encrypted as the forms do).
-
-    Saving connection settings starts a test (the specification's manual trigger): the fabric is then
-    testing with a pending job, which nothing runs in tests (jobs are queued on commit).
-    """
+    """A fabric saved with these connection settings as the forms and the REST API do: validated,
+    secrets encrypted, then a connection test asked for (the specification's "update credentials"
+    trigger): the fabric is then testing with a pending job, which nothing runs in tests (jobs are
+    queued on commit)."""
     fabric = HedgehogFabric(name=name, kubernetes_server=server, kubernetes_ca_cert=ca, **fields)
     if token:
         fabric.set_secret("kubernetes_token", token)
@@ -25,7 +29,14 @@ def make_fabric(name="dc1", *, server="", token="", ca="", kubeconfig="", **fiel
         fabric.set_secret("kubeconfig", kubeconfig)
     fabric.full_clean()
     fabric.save()
+    request_test_after_edit(fabric)
     return fabric
+
+
+def edit(fabric):
+    """Save an edited fabric as the forms and the REST API do (a test follows new settings)."""
+    fabric.save()
+    request_test_after_edit(fabric)
 
 
 def run_test(fabric, **kwargs):
@@ -33,6 +44,24 @@ def run_test(fabric, **kwargs):
     job = ConnectionTestJob.enqueue(instance=fabric, immediate=True, **kwargs)
     job.refresh_from_db()
     fabric.refresh_from_db()
+    return job
+
+
+WORKER = "hedgehog-test-worker"
+
+
+def a_worker_runs(job):
+    """Make `job` run as a live worker would have it: started, its RQ job started by a registered
+    worker (the plugin answers requests only with jobs a worker really has)."""
+    connection = django_rq.get_connection()
+    rq_job = RQJob.create(func=print, connection=connection, id=str(job.job_id), origin=job.queue_name)
+    rq_job.worker_name = WORKER
+    rq_job.save()
+    rq_job.set_status(JobStatus.STARTED)
+    key = Worker.redis_worker_namespace_prefix + WORKER
+    connection.hset(key, mapping={"state": "busy"})
+    connection.expire(key, 60)
+    job.start()
     return job
 
 

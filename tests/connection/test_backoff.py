@@ -7,12 +7,13 @@ import pytest
 from core.choices import JobStatusChoices
 from django.utils import timezone
 
-from netbox_hedgehog import connection
+from netbox_hedgehog import jobs
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services import connection
+from netbox_hedgehog.services.state import transition
 
-from .helpers import TOKEN, connection_rows, job_log, make_fabric, plugin_settings, run_test
+from .helpers import TOKEN, connection_rows, edit, job_log, make_fabric, plugin_settings, run_test
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ def test_a_success_resets_the_attempts_and_the_next_attempt(cluster, refused):
     assert refused.connection_attempts == 2
     refused.kubernetes_server = cluster.url
     refused.kubernetes_ca_cert = cluster.ca_pem
-    refused.save()
+    edit(refused)
     run_test(refused)
     assert refused.connection_status == "connected"
     assert (refused.connection_attempts, refused.next_connection_attempt, refused.connection_error_code) == (
@@ -106,7 +107,7 @@ def test_a_manual_test_resets_the_attempts_and_replaces_the_scheduled_retry(refu
     run_test(refused)
     assert refused.connection_attempts == 2 and len(scheduled_retries(refused)) == 1
 
-    job, created = connection.request_test(refused)
+    job, created = jobs.request_test(refused)
 
     assert created
     refused.refresh_from_db()

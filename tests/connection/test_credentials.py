@@ -14,7 +14,7 @@ from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 
-from .helpers import TOKEN, connection_rows, job_log, make_fabric, plugin_settings, run_test
+from .helpers import TOKEN, connection_rows, edit, job_log, make_fabric, plugin_settings, run_test
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_the_change_log_snapshot_holds_a_mark_never_the_secret_nor_its_ciphertex
 
 
 def test_the_failure_exception_carries_no_secret(cluster, fabric_for):
-    from netbox_hedgehog.connection import check
+    from netbox_hedgehog.services.connection import check
 
     fabric = fabric_for(token="wr0ng-Token-Qx7-never-shown")
     failure = check(HedgehogFabric.objects.get(pk=fabric.pk))
@@ -193,7 +193,7 @@ def test_changed_credentials_move_the_connection_to_testing_and_queue_a_test(clu
     assert fabric.connection_status == "connected"
 
     fabric.set_secret("kubernetes_token", "a-new-token")
-    fabric.save()
+    edit(fabric)
 
     fabric.refresh_from_db()
     assert fabric.connection_status == "testing"
@@ -284,7 +284,7 @@ def test_a_token_with_a_line_break_stored_directly_fails_as_bad_configuration_wi
 
 def test_any_failure_message_quoting_a_secret_is_redacted(cluster):
     """Defence in depth: whatever a server or a library quotes back, the secret does not get through."""
-    from netbox_hedgehog.connection import KubeFailure, redacted
+    from netbox_hedgehog.services.connection import KubeFailure, redacted
 
     kubeconfig = cluster.kubeconfig()
     fabric = make_fabric(kubeconfig=kubeconfig)

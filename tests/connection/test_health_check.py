@@ -8,12 +8,21 @@ import pytest
 from core.choices import JobStatusChoices
 from django.utils import timezone
 
-from netbox_hedgehog import connection
 from netbox_hedgehog.jobs import FabricHealthCheckJob
 from netbox_hedgehog.models import HedgehogFabric
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services import connection
+from netbox_hedgehog.services.state import transition
 
-from .helpers import CONNECT_TIMEOUT, REQUEST_TIMEOUT, TOKEN, connection_rows, job_log, make_fabric, run_test
+from .helpers import (
+    CONNECT_TIMEOUT,
+    REQUEST_TIMEOUT,
+    TOKEN,
+    connection_rows,
+    edit,
+    job_log,
+    make_fabric,
+    run_test,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +107,7 @@ def test_a_due_retry_that_succeeds_connects_and_resets_the_attempts(cluster, fab
     fabric = fabric_for(token="wrong")
     run_test(fabric)
     fabric.set_secret("kubernetes_token", TOKEN)
-    fabric.save()  # a settings change tests at once; here the queued test never runs
+    edit(fabric)  # a settings change tests at once; here the queued test never runs
     HedgehogFabric.objects.filter(pk=fabric.pk).update(
         connection_status="failed", next_connection_attempt=timezone.now()
     )

@@ -11,7 +11,7 @@ from core.models import Job
 from django.db import connections
 from django.utils import timezone
 
-from netbox_hedgehog import connection
+from netbox_hedgehog import jobs
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricHealthCheckJob
 from netbox_hedgehog.models import HedgehogFabric
 
@@ -34,7 +34,7 @@ def test_a_fabric_testing_longer_than_the_limit_fails_as_interrupted(cluster):
         fresh = make_fabric("fresh", server=cluster.url, token=TOKEN, ca=cluster.ca_pem)
         age(fresh, 60)
 
-        assert connection.reap_stale_tests() == 1
+        assert jobs.reap_stale_tests() == 1
 
     fabric.refresh_from_db()
     fresh.refresh_from_db()
@@ -66,9 +66,9 @@ def test_after_a_reaped_test_a_manual_test_starts_a_new_job(cluster):
     fabric = make_fabric(server=cluster.url, token=TOKEN, ca=cluster.ca_pem)
     (lost,) = ConnectionTestJob.get_jobs(fabric)
     age(fabric, 3600)
-    connection.reap_stale_tests()
+    jobs.reap_stale_tests()
 
-    job, created = connection.request_test(fabric)
+    job, created = jobs.request_test(fabric)
 
     assert created and job != lost
     fabric.refresh_from_db()
@@ -80,7 +80,7 @@ def test_a_queued_test_that_runs_after_its_fabric_was_reaped_is_a_fresh_test(clu
     fabric = make_fabric(server=cluster.url, token=TOKEN, ca=cluster.ca_pem)
     (job,) = ConnectionTestJob.get_jobs(fabric)  # queued, then the worker was busy for too long
     age(fabric, 3600)
-    connection.reap_stale_tests()
+    jobs.reap_stale_tests()
     job.refresh_from_db()
     assert job.status == JobStatusChoices.STATUS_ERRORED
 
@@ -113,7 +113,7 @@ def test_a_test_finishing_after_being_reaped_is_discarded_and_logged(cluster):
                 assert time.monotonic() < deadline, "the job did not start"
                 time.sleep(0.01)
             age(fabric, 3600)
-            assert connection.reap_stale_tests() == 1
+            assert jobs.reap_stale_tests() == 1
             assert worker.is_alive()  # the job's request is still waiting for its answer
         finally:
             worker.join(15)

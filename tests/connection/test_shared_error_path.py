@@ -4,9 +4,9 @@
 import pytest
 from kubernetes import client as k8s
 
-from netbox_hedgehog import connection
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric
+from netbox_hedgehog.services import connection
 
 from .helpers import TOKEN, connection_rows, make_fabric, run_test
 

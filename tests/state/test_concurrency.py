@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import InvalidTransition, transition, validate
+from netbox_hedgehog.services.state import InvalidTransition, transition, validate
 from netbox_hedgehog.state import machine as m
 
 WORKERS = 4

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import (
+from netbox_hedgehog.services.state import (
     InvalidTransition,
     allowed_transitions,
     required_action,

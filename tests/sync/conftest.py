@@ -3,7 +3,7 @@
 import pytest
 
 from netbox_hedgehog.models import HedgehogFabric
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.testing.cluster import EmulatedCluster, demo_fabric_yaml
 from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
 

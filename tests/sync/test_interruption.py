@@ -9,8 +9,9 @@ import time
 import pytest
 from django.db import connections
 
+from netbox_hedgehog.jobs import request_sync
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource, StateTransition
-from netbox_hedgehog.sync.operations import reap_stale_syncs, request_sync, run_sync
+from netbox_hedgehog.services.sync import reap_stale_syncs, run_sync
 
 from .conftest import connected_fabric, plugin_settings
 

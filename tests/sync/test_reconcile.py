@@ -2,9 +2,9 @@
 
 import pytest
 
-from netbox_hedgehog.jobs import FabricSyncJob
+from netbox_hedgehog.jobs import FabricSyncJob, request_reconcile
 from netbox_hedgehog.models import HedgehogResource, StateTransition
-from netbox_hedgehog.sync.reconcile import plan, reconcile, request_reconcile
+from netbox_hedgehog.services.reconcile import plan, reconcile
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,12 @@
 import pytest
 from django.db.models import Count
 
-from netbox_hedgehog.jobs import FabricSyncJob
+from netbox_hedgehog.jobs import FabricSyncJob, request_sync
 from netbox_hedgehog.models import HedgehogResource, StateTransition
-from netbox_hedgehog.state import InvalidTransition, transition
-from netbox_hedgehog.sync import engine
-from netbox_hedgehog.sync.operations import record_drift, request_sync, run_sync
+from netbox_hedgehog.services.rollup import recount
+from netbox_hedgehog.services.state import InvalidTransition, transition
+from netbox_hedgehog.services.sync import run_sync
+from netbox_hedgehog.state import resources as engine
 
 from .conftest import plugin_settings
 
@@ -211,7 +212,7 @@ def test_two_requests_start_one_sync(cluster, fabric):
 def test_record_drift_rolls_resources_up_into_the_fabric(cluster, fabric):
     sync(fabric)
     HedgehogResource.objects.filter(fabric=fabric, kind="VPC").update(sync_state="drifted")
-    counts = record_drift(fabric)
+    counts = recount(fabric)
     fabric.refresh_from_db()
     assert counts["drifted"] >= 1 and fabric.sync_status == "out_of_sync"
 
@@ -223,19 +224,17 @@ def test_aggregate_rule():
 
 
 def test_run_sync_skips_when_another_sync_holds_the_lock(cluster, fabric):
-    from netbox_hedgehog.sync import operations
+    from django.db import connections
+
+    from netbox_hedgehog.services import sync as operations
 
     request_sync(fabric)
-    assert operations._try_lock(fabric)
-    try:
+    with operations.exclusive(fabric) as held:
+        assert held
         # a second session stands for another worker: the lock is per database session
-        from django.db import connections
-
         other = connections.create_connection("default")
         with other.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [operations.LOCK_NAMESPACE, fabric.pk])
             assert cursor.fetchone()[0] is False
         other.close()
-    finally:
-        operations._unlock(fabric)
     assert run_sync(fabric)["resources"]

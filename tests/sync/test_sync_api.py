@@ -46,7 +46,7 @@ def test_post_sync_answers_202_with_the_job_and_a_second_request_gets_the_same_j
 
 
 def test_post_sync_is_409_with_the_reason_when_the_fabric_cannot_sync(cluster, fabric):
-    from netbox_hedgehog.state import transition
+    from netbox_hedgehog.services.state import transition
 
     transition(fabric, "status", "maintenance")
     client, _ = client_for(fabric)

@@ -17,8 +17,8 @@ from django.db import connection
 
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob
 from netbox_hedgehog.models import HedgehogResource, StateTransition
-from netbox_hedgehog.state import transition
-from netbox_hedgehog.sync.watch import Watcher
+from netbox_hedgehog.services.state import transition
+from netbox_hedgehog.watch import Watcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -346,8 +346,8 @@ def test_a_batch_keeps_the_last_event_per_object(cluster, synced):
     """The applier alone (no threads): events of one batch collapse to the last one per object."""
     from types import SimpleNamespace
 
-    from netbox_hedgehog.sync import kinds as K
-    from netbox_hedgehog.sync.watch import FabricWatch, Options, _Event
+    from netbox_hedgehog.state import kinds as K
+    from netbox_hedgehog.watch import FabricWatch, Options, _Event
 
     fabric_watch = FabricWatch(synced, versions={}, options=Options())
     fabric_watch.access = SimpleNamespace(namespace="default")
@@ -385,9 +385,9 @@ def test_a_batch_meeting_a_row_created_meanwhile_is_applied_again(cluster, synce
     """A sync inserting the same new object between the applier's read and its insert: one retry."""
     from types import SimpleNamespace
 
-    from netbox_hedgehog.sync import engine
-    from netbox_hedgehog.sync import kinds as K
-    from netbox_hedgehog.sync.watch import FabricWatch, Options, _Event
+    from netbox_hedgehog.services import resources as engine
+    from netbox_hedgehog.state import kinds as K
+    from netbox_hedgehog.watch import FabricWatch, Options, _Event
 
     class UniqueViolation(Exception):
         sqlstate = "23505"  # as psycopg raises it from the engine's COPY

@@ -10,7 +10,7 @@ from utilities.testing import TestCase
 from netbox_hedgehog.credentials import ciphertext, reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 from tests.connection.helpers import TOKEN, connection_rows
 
 SERVER = "https://fabric.example.net:6443"

@@ -7,7 +7,7 @@ from users.models import ObjectPermission
 from utilities.testing import TestCase, ViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from netbox_hedgehog.state import transition
+from netbox_hedgehog.services.state import transition
 
 
 class PluginURLMixin:

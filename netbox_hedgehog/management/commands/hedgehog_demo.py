@@ -7,18 +7,21 @@ fabric is given the new one. Saving new connection settings starts a connection 
 worker runs.
 """
 
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from users.models import Token
 
 from netbox_hedgehog.choices import TriggerChoices
 from netbox_hedgehog.credentials import CredentialsUnreadable, reveal
+from netbox_hedgehog.jobs import request_sync, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric
+from netbox_hedgehog.services.state import start_as, transition
 from netbox_hedgehog.state import machine as m
-from netbox_hedgehog.state import transition
 
 # name -> (description, the transitions that bring it to its demo state: (field, to, trigger, reason))
 DEMO_FABRICS = {
@@ -104,6 +107,7 @@ class Command(BaseCommand):
                 if name in DEMO_TOKENS:
                     fabric.set_secret("kubernetes_token", DEMO_TOKENS[name])
                 fabric.save()
+                request_test_after_edit(fabric, user=user)
                 for field, to, trigger, reason in steps:
                     transition(fabric, field, to, trigger=trigger, reason=reason, user=user)
             self.stdout.write(
@@ -116,10 +120,6 @@ class Command(BaseCommand):
     def _first_sync(self, user, wait=30):
         """Once the worker connected the demo-cluster fabric, sync it (if it never was), so its
         resources are there to browse."""
-        import time
-
-        from netbox_hedgehog.sync.operations import request_sync
-
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             fabric = HedgehogFabric.objects.get(name=CLUSTER_FABRIC)
@@ -135,8 +135,8 @@ class Command(BaseCommand):
     def _cluster_fabric(self, kubeconfig, user, *, create):
         """The fabric connected to the demo cluster: created, or given a changed kubeconfig.
 
-        Either save changes the connection settings, so the model moves the fabric to testing and
-        enqueues a connection test (on commit); an unchanged kubeconfig changes nothing.
+        Either save changes the connection settings, so a connection test is asked for (queued on
+        commit; the fabric is testing meanwhile); an unchanged kubeconfig changes nothing.
         """
         with transaction.atomic():
             fabric = HedgehogFabric.objects.select_for_update().filter(name=CLUSTER_FABRIC).first()
@@ -170,14 +170,8 @@ class Command(BaseCommand):
                 ) from None
             fabric.save()
             if action == "created":
-                transition(
-                    fabric,
-                    m.STATUS,
-                    m.ACTIVE,
-                    trigger=TriggerChoices.MANUAL,
-                    reason="Demo: the demo cluster is running",
-                    user=user,
-                )
+                start_as(fabric, m.ACTIVE, user=user, reason="Demo: the demo cluster is running")
+            request_test_after_edit(fabric, user=user)
         queued = (
             " (connection test queued for the RQ worker)" if fabric.connection_status == m.TESTING else ""
         )
@@ -195,8 +189,6 @@ class Command(BaseCommand):
         return user
 
     def _token(self, user, path):
-        from users.models import Token
-
         if path.exists():
             header = path.read_text().strip()
             key = header.split(".", 1)[0].removeprefix("Bearer nbt_")

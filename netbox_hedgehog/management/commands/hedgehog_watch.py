@@ -7,7 +7,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from netbox_hedgehog.sync.watch import Options, Watcher, log
+from netbox_hedgehog.watch import Options, Watcher, log
 
 LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 

@@ -1,21 +1,30 @@
-"""sync_actual_state: read every kind of a fabric's cluster page by page and record it.
+"""The resource store: the one place that writes what a cluster has of a fabric's resources.
 
-Memory stays bounded: one page of objects at a time, plus the names seen of the kind being read.
-Queries grow with pages, not objects: per page, one SELECT of the rows it names, one INSERT of
-the new ones and one UPDATE of the changed ones; an object whose resourceVersion did not change is
-not written at all, so a resync with nothing changed writes no rows.
+A sync (services.sync) and the live watch (watch.py) both hand it what they read: objects seen
+(`ingest`), the names a full list of a kind no longer holds (`vanished`), objects deleted
+(`deleted`). It writes as little as it can: an object whose resourceVersion did not change is not
+written at all; new rows go in by COPY; one SELECT of the rows a page names, one bulk UPDATE of the
+changed. Rows no longer in the cluster are deleted when NetBox does not want them, and marked
+missing (written only when that is news) when it does. A row in error is always observed again, so
+that a later read can clear what a reconciliation left there.
+
+It writes resources in bulk, with no roll-up per row: whoever calls it rolls the counts up
+afterwards (services.rollup.recount), once per batch.
 """
 
-from django.db.models import Count
+import json
+
+from django.db import connection
 from django.utils import timezone
-from kubernetes import client as k8s
 
 from .. import settings
-from ..choices import ResourceSyncStateChoices as S
 from ..models import HedgehogResource
-from . import kinds as K
-from .compare import compare, user_labels
+from ..state import kinds as K
+from ..state import resources as R
+from ..state.resources import compare, user_labels
+from . import rollup
 
+# What a read of the cluster writes of an existing row.
 ACTUAL_FIELDS = [
     "uid",
     "resource_version",
@@ -27,84 +36,58 @@ ACTUAL_FIELDS = [
     "last_seen",
     "sync_state",
     "diff",
+    "sync_error",
 ]
+# What a row becomes when the object is gone from the cluster but NetBox still wants it.
+GONE = {
+    "actual_spec": None,
+    "actual_status": None,
+    "uid": "",
+    "resource_version": "",
+    "generation": None,
+    "sync_state": R.MISSING,
+    "diff": [],
+}
 
 
-def discover(access) -> list[K.Kind]:
-    """The kinds this cluster serves, of those NetBox keeps (discovered, not assumed)."""
-    custom = k8s.CustomObjectsApi(access.api)
-    by_group = {}
-    for group, version in sorted({(k.group, k.version) for k in K.ALL}):
-        try:
-            resources = custom.get_api_resources(group, version, _request_timeout=access.timeout).resources
-        except k8s.ApiException as exc:
-            if exc.status == 404:
-                continue  # the group is not served (e.g. no agents): its kinds are skipped
-            raise
-        by_group[f"{group}/{version}"] = {r.kind for r in resources if "/" not in r.name}
-    return K.served(by_group)
+class ResourceStore:
+    """Writes one fabric's resources in one namespace; `written` counts what it did."""
 
-
-class SyncRun:
-    """One pass over the cluster. Call within a transaction: a failure leaves nothing half-written."""
-
-    def __init__(self, fabric, access, *, adopt: bool, log=None, page_size=None):
+    def __init__(self, fabric, namespace: str, *, adopt: bool = False, now=None):
         self.fabric = fabric
-        self.access = access
-        self.adopt = adopt
-        self.log = log or (lambda message: None)
-        self.page_size = page_size or settings.get("sync_page_size")
-        self.now = timezone.now()
+        self.namespace = namespace
+        self.adopt = adopt  # a first sync: what the cluster has becomes the desired state
+        self.now = now or timezone.now()
         self.written = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
 
-    def run(self) -> dict:
-        served = discover(self.access)
-        self.log(f"Kinds served: {', '.join(k.kind for k in served)}")
-        for kind in served:
-            count = self.read_kind(kind)
-            self.log(f"{kind.kind}: {count} in the cluster")
-        return self.written
+    def rows(self, kind: K.Kind):
+        return HedgehogResource.objects.filter(
+            fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.namespace
+        )
 
-    def read_kind(self, kind: K.Kind) -> int:
-        custom = k8s.CustomObjectsApi(self.access.api)
-        seen = set()
-        token = None
-        while True:
-            page = custom.list_namespaced_custom_object(
-                kind.group,
-                kind.version,
-                self.access.namespace,
-                kind.plural,
-                limit=self.page_size,
-                _continue=token,
-                _request_timeout=self.access.timeout,
-            )
-            items = page.get("items") or []
-            self.ingest(kind, items)
-            seen.update(item["metadata"]["name"] for item in items)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                break
-        self.vanished(kind, seen)
-        return len(seen)
+    @property
+    def changed(self) -> bool:
+        return any(n for what, n in self.written.items() if what != "unchanged")
 
     def ingest(self, kind: K.Kind, items: list[dict]):
+        """Record objects as the cluster has them (a page of a list, or watch events)."""
         if not items:
             return
-        rows = HedgehogResource.objects.filter(
-            fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace
-        )
+        names = [item["metadata"]["name"] for item in items]
+        rows = self.rows(kind)
         # what is stored of the page's objects: only versions first (cheap), whole rows for the changed
-        versions = dict(
-            rows.filter(
-                name__in=[item["metadata"]["name"] for item in items], actual_spec__isnull=False
-            ).values_list("name", "resource_version")
-        )
-        changed = [
-            item
-            for item in items
-            if versions.get(item["metadata"]["name"]) != str(item["metadata"].get("resourceVersion", ""))
-        ]
+        stored = {
+            name: (version, state)
+            for name, version, state in rows.filter(name__in=names, actual_spec__isnull=False).values_list(
+                "name", "resource_version", "sync_state"
+            )
+        }
+        changed = []
+        for item in items:
+            version, state = stored.get(item["metadata"]["name"], (None, None))
+            if version == str(item["metadata"].get("resourceVersion", "")) and state != R.ERROR:
+                continue
+            changed.append(item)
         self.written["unchanged"] += len(items) - len(changed)
         if not changed:
             return
@@ -120,7 +103,7 @@ class SyncRun:
                     api_version=kind.version,
                     kind=kind.kind,
                     plural=kind.plural,
-                    namespace=self.access.namespace,
+                    namespace=self.namespace,
                     name=meta["name"],
                     first_seen=self.now,
                 )
@@ -138,7 +121,7 @@ class SyncRun:
             HedgehogResource.objects.bulk_update(updates, ACTUAL_FIELDS)
             self.written["updated"] += len(updates)
 
-    def observe(self, row, kind, item):
+    def observe(self, row, kind: K.Kind, item: dict):
         meta = item.get("metadata") or {}
         row.uid = meta.get("uid", "")
         row.resource_version = str(meta.get("resourceVersion", ""))
@@ -152,29 +135,25 @@ class SyncRun:
         }
         row.actual_status = item.get("status")
         row.last_seen = self.now
+        row.sync_error = ""
         row.sync_state, row.diff = compare(
-            kind.kind,
             kind.read_only,
             row.desired_spec,
             row.desired_labels,
             row.actual_spec,
             row.actual_labels,
+            settings.drift_ignore_rules(kind.kind),
         )
 
     def vanished(self, kind: K.Kind, seen: set):
-        """Rows of this kind the cluster no longer has: missing when NetBox wants them, else gone."""
-        rows = HedgehogResource.objects.filter(
-            fabric=self.fabric, api_group=kind.group, kind=kind.kind, namespace=self.access.namespace
-        )
+        """After a full list of a kind: the rows of objects it no longer holds."""
+        rows = self.rows(kind)
         # compare names here, not in SQL: a NOT IN of every name seen would be one huge statement
         unwanted = [
             pk
             for pk, name in rows.filter(desired_spec__isnull=True).values_list("pk", "name")
             if name not in seen
         ]
-        if unwanted:
-            self.written["deleted"] += HedgehogResource.objects.filter(pk__in=unwanted).delete()[0]
-        # wanted but absent: missing (written only when that is news)
         gone = [
             pk
             for pk, name in rows.filter(desired_spec__isnull=False, actual_spec__isnull=False).values_list(
@@ -182,16 +161,25 @@ class SyncRun:
             )
             if name not in seen
         ]
-        if gone:
-            self.written["updated"] += HedgehogResource.objects.filter(pk__in=gone).update(
-                actual_spec=None,
-                actual_status=None,
-                uid="",
-                resource_version="",
-                generation=None,
-                sync_state=S.MISSING,
-                diff=[],
-            )
+        self._gone(
+            HedgehogResource.objects.filter(pk__in=unwanted), HedgehogResource.objects.filter(pk__in=gone)
+        )
+
+    def deleted(self, kind: K.Kind, names: list[str]):
+        """Objects the cluster deleted (watch events)."""
+        rows = self.rows(kind).filter(name__in=names)
+        self._gone(
+            rows.filter(desired_spec__isnull=True),
+            rows.filter(desired_spec__isnull=False, actual_spec__isnull=False),
+        )
+
+    def _gone(self, unwanted, wanted):
+        """Rows of objects no longer in the cluster: deleted when NetBox does not want them, else
+        marked missing (only those not already missing: written when that is news)."""
+        if unwanted.exists():
+            with rollup.batch():  # the caller recounts once; no roll-up per deleted row
+                self.written["deleted"] += unwanted.delete()[0]
+        self.written["updated"] += wanted.update(**GONE)
 
 
 class NewRow:
@@ -200,6 +188,7 @@ class NewRow:
     def __init__(self, **values):
         self.desired_spec = None
         self.desired_labels = {}
+        self.sync_error = ""
         self.__dict__.update(values)
 
 
@@ -225,9 +214,6 @@ JSON_COLUMNS = frozenset(
 
 def copy_insert(rows):
     """Insert new rows with PostgreSQL's COPY: the fastest bulk insert (no ids are needed back)."""
-    import json
-
-    from django.db import connection
 
     def values(row):
         # JSON goes as text; an adopted desired spec is the very object of the actual one: dumped once
@@ -238,8 +224,6 @@ def copy_insert(rows):
                 out.append(row.last_seen)
             elif column == "custom_field_data":
                 out.append("{}")
-            elif column == "sync_error":
-                out.append("")
             else:
                 item = getattr(row, column)
                 if column in JSON_COLUMNS and item is not None:
@@ -256,28 +240,3 @@ def copy_insert(rows):
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # the psycopg cursor
             for row in rows:
                 copy.write_row(values(row))
-
-
-def summary(fabric) -> dict:
-    """Counts of the fabric's resources by sync state (every state present, zeros included)."""
-    counts = dict(
-        HedgehogResource.objects.filter(fabric=fabric)
-        .values_list("sync_state")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return {state: counts.get(state, 0) for state in S.values()}
-
-
-def aggregate(counts: dict) -> str:
-    """The fabric's sync status from its resources: in_sync only when every resource is in sync.
-
-    Any drifted, missing, extra or errored resource makes the fabric out_of_sync. This is the one
-    place the rule lives (docs/sync.md).
-    """
-    return "in_sync" if sum(n for state, n in counts.items() if state != S.IN_SYNC) == 0 else "out_of_sync"
-
-
-def describe(counts: dict) -> str:
-    parts = [f"{n} {state.replace('_', ' ')}" for state, n in counts.items() if n and state != S.IN_SYNC]
-    return ", ".join(parts) or "every resource in sync"

@@ -2,31 +2,32 @@
 
 This is the one path by which anything learns about a fabric's connection: a manual test, a
 health check, a retry, or a Kubernetes error met during other work (`report_kubernetes_error`).
-Each ends in a transition through the state service, with the job that caused it.
+Each ends in a transition through the state service, with the job that caused it. Nothing here
+enqueues, finds or cancels a job: the JobRunners (jobs.py) do, with what these functions return
+(the time of the next retry, the fabrics reaped).
 """
 
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import settings
-from .choices import TriggerChoices
-from .kube.client import connect, timeouts
-from .kube.errors import KubeFailure, classify
-from .kube.probe import probe
+from .. import settings
+from ..choices import FailureCodeChoices, TriggerChoices
+from ..credentials import CredentialsUnreadable, reveal
+from ..kube.client import connect, timeouts
+from ..kube.errors import KubeFailure, classify
+from ..kube.probe import probe
+from ..models import HedgehogFabric, StateTransition
+from ..state import machine as m
+from ..validators.kubeconfig import credential_strings
 from .state import InvalidTransition, transition
-from .state import machine as m
-from .state.service import reload_state
 
 # Failures that mean the cluster cannot be reached or refuses the credentials (a connected fabric
 # then goes failed). A 5xx or an odd answer to one request fails that work, not the connection.
-CONNECTION_LOSS = frozenset(
-    {"unauthorized", "forbidden", "tls", "dns", "refused", "timeout", "connection_lost"}
-)
+CONNECTION_LOSS = FailureCodeChoices.CONNECTION_LOSS
 # Lifecycle states in which connections are tested and retried.
 TESTED_WHEN = (m.PLANNED, m.ACTIVE)
 
@@ -66,7 +67,7 @@ def record_failure(fabric, failure: KubeFailure, *, trigger, job=None):
     attempts = fabric.connection_attempts + 1
     retry_at = None
     # a retry cannot mend missing or unusable settings: those wait for a person (a manual test)
-    if fabric.status in TESTED_WHEN and failure.code != "bad_configuration":
+    if fabric.status in TESTED_WHEN and failure.code != FailureCodeChoices.BAD_CONFIGURATION:
         retry_at = timezone.now() + timedelta(seconds=backoff_delay(attempts))
     transition(
         fabric,
@@ -88,7 +89,8 @@ def report_kubernetes_error(fabric, exc, *, job=None, trigger=TriggerChoices.KUB
     """The shared path for a Kubernetes error met during any work (a sync, a watch).
 
     Classifies the error; when it means the cluster is unusable and the fabric is connected or
-    testing, the fabric goes failed (with the usual retry). Returns the KubeFailure either way.
+    testing, the fabric goes failed and its next attempt is planned (`fabric.next_connection_attempt`;
+    the caller schedules the retry: jobs.schedule_retry). Returns the KubeFailure either way.
     """
     # Said as a connection test would say it (where, and how long was waited).
     failure = redacted(classify(exc, server=fabric.kubernetes_server, timeout=timeouts()), fabric)
@@ -96,7 +98,8 @@ def report_kubernetes_error(fabric, exc, *, job=None, trigger=TriggerChoices.KUB
         try:
             record_failure(fabric, failure, trigger=trigger, job=job)
         except InvalidTransition:
-            pass  # another writer moved it first; the stored state already tells what happened
+            # Another writer moved it first; the stored state already tells what happened.
+            fabric.refresh_state()
     return failure
 
 
@@ -127,9 +130,6 @@ REDACTED = "[redacted]"
 
 def _secrets_of(fabric) -> list[str]:
     """The fabric's secrets in clear: its token, and every string of its kubeconfig's users."""
-    from .credentials import CredentialsUnreadable, reveal
-    from .validators.kubeconfig import credential_strings
-
     found = []
     for name in ("kubernetes_token", "kubeconfig"):
         try:
@@ -166,7 +166,7 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
                 log(
                     f"Next attempt at {retry_at.isoformat(timespec='seconds')} (attempt {fabric.connection_attempts + 1})"
                 )
-            elif outcome.code == "bad_configuration":
+            elif outcome.code == FailureCodeChoices.BAD_CONFIGURATION:
                 log("Not retried automatically: fix the connection settings, then test again")
             return retry_at
         record_success(fabric, outcome, trigger=trigger, job=job)
@@ -174,69 +174,6 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
     except InvalidTransition as exc:
         log(f"Result not recorded: {exc.message} (the fabric is {exc.current} now)")
     return None
-
-
-# --- jobs: one per manual test, and one round of health checks ---------------------------------
-
-
-def pending_test_job(fabric):
-    from core.choices import JobStatusChoices
-
-    from .jobs import ConnectionTestJob
-
-    return (
-        ConnectionTestJob.get_jobs(fabric)
-        .filter(status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING))
-        .order_by("-created")
-        .first()
-    )
-
-
-def request_test(fabric, *, user=None, reason="Manual connection test"):
-    """A person asked for a test: testing now, one job (an existing pending or running one is reused).
-
-    Resets the failure count (the specification's manual trigger) and drops a scheduled retry.
-    Returns (job, created).
-    """
-    from .jobs import ConnectionTestJob
-
-    with transaction.atomic():
-        # Decide on the stored state, not on the caller's copy (the reaper or a job may have moved it).
-        reload_state(fabric, lock=True)
-        job = pending_test_job(fabric)
-        # A pending or running test is reused only while the fabric is testing: one left behind by a
-        # dead worker or a lost queue (the fabric was reaped meanwhile) would never answer.
-        if job is not None and fabric.connection_status == m.TESTING:
-            return job, False
-        _cancel_scheduled_retries(fabric)
-        # Queued on commit, so it cannot run before the fabric is testing; the testing row names it.
-        job = ConnectionTestJob.enqueue(instance=fabric, user=user)
-        begin(fabric, trigger=TriggerChoices.MANUAL, user=user, job=job, reason=reason, reset_attempts=True)
-    return job, True
-
-
-def _cancel_scheduled_retries(fabric):
-    """Delete the fabric's scheduled retries one by one: Job.delete() also cancels the queued RQ job
-    (a queryset delete would leave it queued, and it would recreate its Job row when it runs)."""
-    from core.choices import JobStatusChoices
-
-    from .jobs import ConnectionTestJob
-
-    for job in ConnectionTestJob.get_jobs(fabric).filter(status=JobStatusChoices.STATUS_SCHEDULED):
-        job.delete()
-
-
-def schedule_retry(fabric, at):
-    """Schedule the next retry, replacing a retry scheduled earlier.
-
-    Not JobRunner.enqueue_once: it deletes any job of the fabric that is pending, scheduled *or
-    running*, i.e. the very test that schedules the retry (its history rows then lose their job) or
-    a manual test waiting in the queue.
-    """
-    from .jobs import ConnectionTestJob
-
-    _cancel_scheduled_retries(fabric)
-    return ConnectionTestJob.enqueue(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
 
 
 # A scheduled retry may start this many seconds before the planned time (queue clocks differ).
@@ -259,26 +196,12 @@ def retry_due(fabric, now=None) -> bool:
     )
 
 
-def _interrupt_test_jobs(fabric):
-    """Mark the fabric's pending or running tests as errored (NetBox's Jobs list then tells), so a
-    new manual request starts a new test instead of waiting on them."""
-    from core.choices import JobStatusChoices
-
-    from .jobs import ConnectionTestJob
-
-    ConnectionTestJob.get_jobs(fabric).filter(
-        status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING)
-    ).update(status=JobStatusChoices.STATUS_ERRORED, completed=timezone.now(), error=INTERRUPTED_JOB_ERROR)
-
-
 def reaped_since(fabric, since) -> bool:
     """Whether the reaper failed the fabric's test at or after `since` (when the test began).
 
     A test reaped while it ran must not record its result: the reaper's verdict stands, and another
     test may have begun since. A test that began after the reaper ran is a fresh test: it records.
     """
-    from .models import StateTransition
-
     if since is None:  # a fabric written without the state service: nothing to compare with
         return False
     return StateTransition.objects.filter(
@@ -286,18 +209,22 @@ def reaped_since(fabric, since) -> bool:
     ).exists()
 
 
-def reap_stale_tests(*, job=None, log=None):
-    """Fail fabrics left testing longer than stale_test_after (a dead worker, a lost job)."""
-    from .models import HedgehogFabric
+def reap_stale_tests(*, job=None, log=None, reaped: list | None = None) -> int:
+    """Fail fabrics left testing longer than stale_test_after (a dead worker, a lost job).
 
+    Returns how many were reaped and appends them to `reaped` when given: their pending or running
+    test jobs are to be marked interrupted (jobs.interrupt_tests), so that a new request starts a
+    new test.
+    """
     log = log or (lambda message: None)
     limit = timezone.now() - timedelta(seconds=settings.get("stale_test_after"))
-    reaped = 0
+    reaped = [] if reaped is None else reaped
+    count = 0
     for fabric in HedgehogFabric.objects.filter(
         connection_status=m.TESTING, connection_status_changed__lt=limit
     ):
         failure = KubeFailure(
-            "interrupted",
+            FailureCodeChoices.INTERRUPTED,
             f"The connection test did not finish within {settings.get('stale_test_after')} s "
             "(a worker died or the job was never run).",
         )
@@ -305,22 +232,20 @@ def reap_stale_tests(*, job=None, log=None):
             record_failure(fabric, failure, trigger=TriggerChoices.REAPER, job=job)
         except InvalidTransition:
             continue
-        _interrupt_test_jobs(fabric)
-        reaped += 1
+        reaped.append(fabric)
+        count += 1
         log(f"{fabric}: interrupted test failed")
-    return reaped
+    return count
 
 
 def health_check_round(*, job=None, log=None):
     """Test every connected fabric and retry every failed one whose next attempt is due.
+    (Reaping stale tests comes first: see jobs.FabricHealthCheckJob.)
 
     Fabrics in maintenance or decommissioned are skipped. The cluster calls run concurrently in
     a bounded pool, so a round over many fabrics, some of them hanging, takes about one timeout.
     """
-    from .models import HedgehogFabric
-
     log = log or (lambda message: None)
-    reap_stale_tests(job=job, log=log)
     now = timezone.now()
     due = HedgehogFabric.objects.filter(status__in=TESTED_WHEN).filter(
         Q(connection_status=m.CONNECTED) | Q(connection_status=m.FAILED, next_connection_attempt__lte=now)

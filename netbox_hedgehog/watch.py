@@ -7,11 +7,15 @@ least once) and re-reads the fabric list every `rescan` seconds. A `FabricWatch`
   client (`watch.Watch().stream(CustomObjectsApi.list_namespaced_custom_object, ...)`) from the
   last resourceVersion it saw, kept in memory per fabric and kind (`Watcher.versions`); stream
   threads never touch the database;
-- one applier thread, the only one writing the fabric's resources: it applies the events in batches
-  (the engine's `SyncRun.ingest`, and the same rule as `SyncRun.vanished` for deletions), relists a
-  kind when asked (`SyncRun.read_kind` in a transaction: at start, and after 410 Gone), reports
-  Kubernetes errors through `connection.report_kubernetes_error`, and rolls the resources up with
-  `record_drift(trigger="watch")` after each change. One database connection per fabric.
+- one applier thread, the only one writing the fabric's resources: it hands the events, in batches,
+  to the resource store (services.resources: `ingest`, and `deleted` for deletions), relists a
+  kind when asked (services.sync.read_kind in a transaction: at start, and after 410 Gone),
+  reports Kubernetes errors through services.connection.report_kubernetes_error (and schedules
+  the retry it plans), and rolls the resources up (services.rollup.recount, trigger "watch")
+  after each change. One database connection per fabric.
+
+It runs beside the JobRunners (the `netbox hedgehog_watch` command starts it): like them it calls
+the services, and it may schedule a job (a connection retry).
 
 A watch that ends (the server's timeout) is resumed from the last resourceVersion; an expired one
 (410) is relisted and watched from the list's resourceVersion; a dropped connection is re-opened with
@@ -35,17 +39,19 @@ from django.db import connection as db
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
 
-from .. import credentials
-from ..choices import ResourceSyncStateChoices as S
-from ..choices import TriggerChoices
-from ..connection import report_kubernetes_error
-from ..kube.client import connect
-from ..kube.errors import classify
-from ..models.fabric import CONNECTION_FIELDS
-from ..state import machine as m
-from . import engine
-from . import kinds as K
-from .operations import record_drift
+from . import credentials, settings
+from .choices import TriggerChoices
+from .jobs import schedule_retry
+from .kube.client import connect
+from .kube.errors import classify
+from .models import HedgehogFabric
+from .models.fabric import CONNECTION_FIELDS
+from .services import rollup
+from .services import sync as sync_service
+from .services.connection import report_kubernetes_error
+from .services.resources import ResourceStore
+from .state import kinds as K
+from .state import machine as m
 
 log = logging.getLogger("netbox_hedgehog.watch")
 
@@ -338,7 +344,7 @@ class FabricWatch:
         failures = 0
         while not self.stopping.is_set():
             try:
-                return engine.discover(self.access)
+                return sync_service.discover(self.access)
             except Exception as exc:  # noqa: BLE001 - the shared path decides what it means
                 failures += 1
                 failure = self._report(exc)
@@ -402,6 +408,8 @@ class FabricWatch:
         close_old_connections()
         self.fabric.refresh_from_db()
         failure = report_kubernetes_error(self.fabric, exc)
+        if self.fabric.connection_status == m.FAILED and self.fabric.next_connection_attempt:
+            schedule_retry(self.fabric, self.fabric.next_connection_attempt)  # not at the next round
         if failure.code != self.last_failure:  # once, not once per kind
             log.warning("%s: Kubernetes error [%s] %s", self.fabric.name, failure.code, failure.message)
         self.last_failure = failure.code
@@ -433,10 +441,8 @@ class FabricWatch:
             raise ValueError(f"the list of {kind.plural} has no resourceVersion")
         close_old_connections()
         with transaction.atomic():
-            run = engine.SyncRun(
-                self.fabric, self.access, adopt=False, log=lambda message: log.debug(message)
-            )
-            count = run.read_kind(kind)
+            run = ResourceStore(self.fabric, self.access.namespace)
+            count = sync_service.read_kind(run, self.access, kind, settings.get("sync_page_size"))
         self.stats["relists"] += 1
         self.last_failure = ""
         changed = {k: n for k, n in run.written.items() if n and k != "unchanged"}
@@ -449,7 +455,7 @@ class FabricWatch:
             since,
         )
         if changed:
-            record_drift(self.fabric, trigger=TriggerChoices.WATCH)
+            rollup.recount(self.fabric, trigger=TriggerChoices.WATCH)
         self.touch()
         return since
 
@@ -470,11 +476,11 @@ class FabricWatch:
             close_old_connections()
             try:
                 with transaction.atomic():
-                    run = engine.SyncRun(self.fabric, self.access, adopt=False)
+                    run = ResourceStore(self.fabric, self.access.namespace)
                     for kind, items in upserts.items():
                         run.ingest(kind, items)
                     for kind, names in deletes.items():
-                        self._deleted(kind, names, run.written)
+                        run.deleted(kind, names)
                 break
             except Exception as exc:  # noqa: BLE001 - retried once, else the kinds are listed again
                 if attempt == 1 and _conflict(exc):
@@ -492,8 +498,8 @@ class FabricWatch:
             + (f" and {len(latest) - 10} more" if len(latest) > 10 else ""),
         )
         log.debug("%s: written %s", self.fabric.name, written)
-        if any(n for k, n in run.written.items() if k != "unchanged"):
-            counts = record_drift(self.fabric, trigger=TriggerChoices.WATCH)
+        if run.changed:
+            counts = rollup.recount(self.fabric, trigger=TriggerChoices.WATCH)
             log.debug("%s: resources %s; fabric %s", self.fabric.name, counts, self.fabric.sync_status)
         self.touch()
 
@@ -509,30 +515,6 @@ class FabricWatch:
             for stream in self.streams:
                 if stream.kind.kind == kind:
                     stream.relist()
-
-    def _deleted(self, kind: K.Kind, names: list[str], written: dict):
-        """As SyncRun.vanished for named objects: missing when NetBox wants them, else the row goes."""
-        from ..models import HedgehogResource
-
-        rows = HedgehogResource.objects.filter(
-            fabric=self.fabric,
-            api_group=kind.group,
-            kind=kind.kind,
-            namespace=self.access.namespace,
-            name__in=names,
-        )
-        written["deleted"] += rows.filter(desired_spec__isnull=True).delete()[0]
-        written["updated"] += rows.filter(
-            desired_spec__isnull=False, actual_spec__isnull=False
-        ).update(  # written when news
-            actual_spec=None,
-            actual_status=None,
-            uid="",
-            resource_version="",
-            generation=None,
-            sync_state=S.MISSING,
-            diff=[],
-        )
 
 
 class Watcher:
@@ -629,8 +611,6 @@ class Watcher:
 
     def scan(self):
         """Start watches for fabrics that became eligible, stop those that no longer are."""
-        from ..models import HedgehogFabric
-
         close_old_connections()
         fabrics = HedgehogFabric.objects.filter(status__in=WATCHED_STATUS, last_sync__isnull=False)
         if self.fabric_names:

@@ -19,19 +19,27 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from kubernetes import client as k8s
 
+from .. import settings
+from ..choices import FailureCodeChoices, TriggerChoices
+from ..choices import ReconcileActionChoices as A
+from ..choices import ReconcileDirectionChoices as D
+from ..choices import ReconcileOutcomeChoices as O
 from ..choices import ResourceSyncStateChoices as S
-from ..choices import TriggerChoices
 from ..kube.client import connect
-from ..kube.errors import KubeFailure, _status_message, classify
+from ..kube.errors import KubeFailure, classify, status_message
 from ..models import HedgehogResource
+from ..state import kinds as K
 from ..state import machine as m
-from ..state import transition
-from . import engine
-from .compare import compare, user_labels
-from .kinds import CREATE_ORDER
+from ..state.resources import compare, user_labels
+from . import rollup, sync
+from .state import transition
 
-APPLY, ADOPT = "apply", "adopt"
-DIRECTIONS = (APPLY, ADOPT)
+APPLY, ADOPT = D.APPLY, D.ADOPT
+DIRECTIONS = tuple(D.values())
+
+# What each direction does to a resource in each sync state (prune decides what happens to extras).
+APPLY_ACTIONS = {S.MISSING: A.CREATE, S.DRIFTED: A.PATCH}
+ADOPT_ACTIONS = {S.DRIFTED: A.ADOPT, S.EXTRA: A.ADOPT, S.MISSING: A.FORGET}
 
 
 @dataclass
@@ -39,32 +47,57 @@ class Action:
     resource_id: int
     kind: str
     name: str
-    action: str  # create, patch, delete, keep (apply); adopt, forget (adopt)
-    outcome: str = "planned"  # planned, ok, would succeed, refused, failed, skipped
+    action: str  # ReconcileActionChoices
+    outcome: str = O.PLANNED  # ReconcileOutcomeChoices
     message: str = ""
+
+
+def _state_of(row) -> str:
+    """A row's sync state; one left in error by an earlier reconciliation is judged again from what
+    NetBox wants and what the cluster has, so that it is retried once its cause is fixed."""
+    if row.sync_state != S.ERROR:
+        return row.sync_state
+    state, _ = compare(
+        row.read_only,
+        row.desired_spec,
+        row.desired_labels,
+        row.actual_spec,
+        row.actual_labels,
+        settings.drift_ignore_rules(row.kind),
+    )
+    return state
 
 
 def plan(fabric, direction: str, prune: bool) -> list[Action]:
     """What a reconciliation would do, in the order it would do it."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
-    rows = HedgehogResource.objects.filter(fabric=fabric).exclude(sync_state=S.IN_SYNC).exclude(kind="Agent")
+    read_only = [k.kind for k in K.ALL if k.read_only]
+    rows = (
+        HedgehogResource.objects.filter(fabric=fabric)
+        .exclude(sync_state=S.IN_SYNC)
+        .exclude(kind__in=read_only)
+    )
+    errored = rows.filter(sync_state=S.ERROR).only(
+        "pk", "kind", "name", "sync_state", "desired_spec", "desired_labels", "actual_spec", "actual_labels"
+    )
     actions = []
-    for row in rows.only("pk", "kind", "name", "sync_state"):
+    for row in [*rows.exclude(sync_state=S.ERROR).only("pk", "kind", "name", "sync_state"), *errored]:
+        state = _state_of(row)
         if direction == APPLY:
-            what = {S.MISSING: "create", S.DRIFTED: "patch", S.EXTRA: "delete" if prune else "keep"}.get(
-                row.sync_state
-            )
+            what = APPLY_ACTIONS.get(state) or ((A.DELETE if prune else A.KEEP) if state == S.EXTRA else None)
         else:
-            what = {S.DRIFTED: "adopt", S.EXTRA: "adopt", S.MISSING: "forget"}.get(row.sync_state)
+            what = ADOPT_ACTIONS.get(state)
         if what:
             actions.append(Action(row.pk, row.kind, row.name, what))
-    first = len(CREATE_ORDER)
+    first = len(K.CREATE_ORDER)
     creates = sorted(
-        (a for a in actions if a.action != "delete"), key=lambda a: (CREATE_ORDER.get(a.kind, first), a.name)
+        (a for a in actions if a.action != A.DELETE),
+        key=lambda a: (K.CREATE_ORDER.get(a.kind, first), a.name),
     )
     deletes = sorted(
-        (a for a in actions if a.action == "delete"), key=lambda a: (-CREATE_ORDER.get(a.kind, first), a.name)
+        (a for a in actions if a.action == A.DELETE),
+        key=lambda a: (-K.CREATE_ORDER.get(a.kind, first), a.name),
     )
     return creates + deletes
 
@@ -84,46 +117,47 @@ def _body(row) -> dict:
 def _send(custom, row, action, dry_run, timeout):
     args = (row.api_group, row.api_version, row.namespace, row.plural)
     extra = {"dry_run": "All"} if dry_run else {}
-    if action == "create":
+    if action == A.CREATE:
         custom.create_namespaced_custom_object(*args, _body(row), _request_timeout=timeout, **extra)
-    elif action == "patch":
+    elif action == A.PATCH:
         patch = {"spec": row.desired_spec}
         if row.desired_labels:
             patch["metadata"] = {"labels": row.desired_labels}
         custom.patch_namespaced_custom_object(*args, row.name, patch, _request_timeout=timeout, **extra)
-    elif action == "delete":
+    elif action == A.DELETE:
         custom.delete_namespaced_custom_object(*args, row.name, _request_timeout=timeout, **extra)
 
 
 def _apply(fabric, actions, dry_run, log):
     """Send the writes; an error of one resource is recorded and the others go on, unless the
     cluster itself is gone (then KubeFailure ends the run)."""
-    from ..connection import CONNECTION_LOSS
-
     rows = {r.pk: r for r in HedgehogResource.objects.filter(pk__in=[a.resource_id for a in actions])}
     with connect(fabric) as access:
         custom = k8s.CustomObjectsApi(access.api)
         for action in actions:
             row = rows[action.resource_id]
-            if action.action == "keep":
-                action.outcome, action.message = "skipped", "only in the cluster; prune was not asked"
+            if action.action == A.KEEP:
+                action.outcome, action.message = O.SKIPPED, "only in the cluster; prune was not asked"
                 continue
             try:
                 _send(custom, row, action.action, dry_run, access.timeout)
             except Exception as exc:  # noqa: BLE001 - classified; the resource's own error is kept
                 failure = classify(exc, server=access.server, timeout=access.timeout)
                 # a 403 on a write is usually an admission webhook's refusal of that one object
-                if failure.code in CONNECTION_LOSS and failure.code != "forbidden":
+                if (
+                    failure.code in FailureCodeChoices.CONNECTION_LOSS
+                    and failure.code != FailureCodeChoices.FORBIDDEN
+                ):
                     raise failure from exc
-                said = _status_message(exc) if isinstance(exc, k8s.ApiException) else ""
-                action.outcome = "refused" if isinstance(exc, k8s.ApiException) else "failed"
+                said = status_message(exc) if isinstance(exc, k8s.ApiException) else ""
+                action.outcome = O.REFUSED if isinstance(exc, k8s.ApiException) else O.FAILED
                 action.message = said or failure.message
                 if not dry_run:
                     HedgehogResource.objects.filter(pk=row.pk).update(
                         sync_error=action.message, sync_state=S.ERROR
                     )
             else:
-                action.outcome = "would succeed" if dry_run else "ok"
+                action.outcome = O.WOULD_SUCCEED if dry_run else O.OK
                 if not dry_run:
                     HedgehogResource.objects.filter(pk=row.pk).update(sync_error="")
             log(
@@ -135,14 +169,13 @@ def _adopt(actions, dry_run, log):
     for action in actions:
         row = HedgehogResource.objects.get(pk=action.resource_id)
         if not dry_run:
-            if action.action == "forget":
-                row.delete()
+            if action.action == A.FORGET:
+                with rollup.batch():  # recounted once at the end
+                    row.delete()
             else:
                 row.desired_spec = row.actual_spec
                 row.desired_labels = user_labels(row.actual_labels)
-                row.sync_state, row.diff = compare(
-                    row.kind, False, row.desired_spec, row.desired_labels, row.actual_spec, row.actual_labels
-                )
+                row.compare_again()
                 HedgehogResource.objects.filter(pk=row.pk).update(
                     desired_spec=row.desired_spec,
                     desired_labels=row.desired_labels,
@@ -150,7 +183,7 @@ def _adopt(actions, dry_run, log):
                     diff=row.diff,
                     sync_error="",
                 )
-        action.outcome = "would succeed" if dry_run else "ok"
+        action.outcome = O.WOULD_SUCCEED if dry_run else O.OK
         log(f"{action.action} {action.kind} {action.name}: {action.outcome}")
 
 
@@ -172,46 +205,42 @@ def reconcile(
             "prune": prune,
             "actions": [asdict(a) for a in actions],
         }
-    from .operations import _try_lock, _unlock
-
-    if not _try_lock(fabric):
-        log("A sync or reconciliation of this fabric is running: nothing done")
-        return {"direction": direction, "dry_run": False, "skipped": "another sync is running"}
-    try:
+    with sync.exclusive(fabric) as alone:
+        if not alone:
+            log("A sync or reconciliation of this fabric is running: nothing done")
+            return {"direction": direction, "dry_run": False, "skipped": "another sync is running"}
         return _reconcile(fabric, direction, actions, prune, user, job, log)
-    finally:
-        _unlock(fabric)
+
+
+def describe_request(direction: str, prune: bool) -> str:
+    return f"Reconciliation: {direction}{' with prune' if prune else ''}"
 
 
 def _reconcile(fabric, direction, actions, prune, user, job, log):
-    from .operations import fail, finish
-
     fabric.refresh_from_db()
-    if fabric.sync_status != m.SYNCING:
-        transition(
-            fabric,
-            m.SYNC,
-            m.SYNCING,
-            trigger=TriggerChoices.RECONCILIATION,
-            user=user,
-            job=job,
-            reason=f"Reconciliation: {direction}{' with prune' if prune else ''}",
-        )
+    sync.begin(
+        fabric,
+        trigger=TriggerChoices.RECONCILIATION,
+        user=user,
+        job=job,
+        reason=describe_request(direction, prune),
+    )
     try:
         if direction == APPLY:
             _apply(fabric, actions, False, log)
         else:
             _adopt(actions, False, log)
-        failed = [a for a in actions if a.outcome in ("refused", "failed")]
+        failed = [a for a in actions if a.outcome in O.UNSUCCESSFUL]
         with connect(fabric) as access, transaction.atomic():
-            engine.SyncRun(fabric, access, adopt=False, log=log).run()
+            sync.SyncRun(fabric, access, adopt=False, log=log).run()
             # keep the refusals visible: the re-read compares again, the error stays on those rows
             for action in failed:
                 HedgehogResource.objects.filter(pk=action.resource_id).update(
                     sync_state=S.ERROR, sync_error=action.message
                 )
-            counts = engine.summary(fabric)
             if failed:
+                fabric.refresh_state(lock=True)
+                counts = rollup.summary(fabric)
                 transition(
                     fabric,
                     m.SYNC,
@@ -223,11 +252,11 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
                     details={"sync_summary": counts},
                 )
             else:
-                finish(fabric, counts, job=job, trigger=TriggerChoices.RECONCILIATION)
+                counts = sync.finish(fabric, job=job, trigger=TriggerChoices.RECONCILIATION)
     except Exception as exc:  # noqa: BLE001 - classified and recorded, then raised
         failure = exc if isinstance(exc, KubeFailure) else classify(exc)
         log(f"Reconciliation failed [{failure.code}]: {failure.message}")
-        fail(fabric, exc, failure, job=job, trigger=TriggerChoices.RECONCILIATION)
+        sync.fail(fabric, exc, failure, job=job, trigger=TriggerChoices.RECONCILIATION)
         raise failure from exc
     return {
         "direction": direction,
@@ -236,31 +265,3 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
         "actions": [asdict(a) for a in actions],
         "resources": counts,
     }
-
-
-def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None):
-    """Start a reconciliation job: syncing now (refused with the reason when it cannot), one job.
-
-    Returns (job, created); a pending or running sync or reconciliation is returned instead.
-    """
-    from ..jobs import ReconcileJob
-    from ..models import HedgehogFabric
-    from .operations import pending_sync_job
-
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
-    with transaction.atomic():
-        HedgehogFabric.objects.select_for_update().filter(pk=fabric.pk).first()
-        running = pending_sync_job(fabric)
-        if running is not None:
-            return running, False
-        transition(
-            fabric,
-            m.SYNC,
-            m.SYNCING,
-            trigger=TriggerChoices.RECONCILIATION,
-            user=user,
-            reason=f"Reconciliation: {direction}{' with prune' if prune else ''}",
-        )
-        job = ReconcileJob.enqueue(instance=fabric, user=user, direction=direction, prune=prune)
-    return job, True

@@ -1,0 +1,205 @@
+"""The sync (the specification's sync_actual_state): read every kind of a fabric's cluster, page by
+page, into the resource store, and end the fabric in_sync, out_of_sync or error.
+
+Memory stays bounded: one page of objects at a time, plus the names seen of the kind being read.
+Queries grow with pages, not objects (see services.resources). Only one sync or reconciliation of
+a fabric runs at a time, across workers: each holds the fabric's advisory lock (`exclusive`) on its
+database session, which PostgreSQL releases when a worker dies. The resources and the final state
+are written in one transaction: a worker killed half-way leaves nothing half-written, and the
+reaper later moves the fabric from syncing to error.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_pg_utils import advisory_lock
+from kubernetes import client as k8s
+
+from .. import settings
+from ..choices import TriggerChoices
+from ..kube.client import connect
+from ..kube.errors import KubeFailure, classify
+from ..models import HedgehogFabric
+from ..state import kinds as K
+from ..state import machine as m
+from ..state import resources as R
+from . import rollup
+from .connection import report_kubernetes_error
+from .resources import ResourceStore
+from .state import InvalidTransition, transition
+
+# Advisory lock namespace of "a sync or reconciliation of fabric N is running".
+LOCK_NAMESPACE = 0x4E42_4848  # "NBHH"
+
+
+def exclusive(fabric):
+    """Context manager: True (and held until left) if no other sync or reconciliation of the fabric
+    runs, else False."""
+    return advisory_lock((LOCK_NAMESPACE, fabric.pk), wait=False)
+
+
+def discover(access) -> list[K.Kind]:
+    """The kinds this cluster serves, of those NetBox keeps (discovered, not assumed)."""
+    custom = k8s.CustomObjectsApi(access.api)
+    by_group = {}
+    for group, version in sorted({(k.group, k.version) for k in K.ALL}):
+        try:
+            resources = custom.get_api_resources(group, version, _request_timeout=access.timeout).resources
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                continue  # the group is not served (e.g. no agents): its kinds are skipped
+            raise
+        by_group[f"{group}/{version}"] = {r.kind for r in resources if "/" not in r.name}
+    return K.served(by_group)
+
+
+def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int) -> int:
+    """List one kind page by page into the store; then what the list no longer holds is gone."""
+    custom = k8s.CustomObjectsApi(access.api)
+    seen = set()
+    token = None
+    while True:
+        page = custom.list_namespaced_custom_object(
+            kind.group,
+            kind.version,
+            access.namespace,
+            kind.plural,
+            limit=page_size,
+            _continue=token,
+            _request_timeout=access.timeout,
+        )
+        items = page.get("items") or []
+        store.ingest(kind, items)
+        seen.update(item["metadata"]["name"] for item in items)
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            break
+    store.vanished(kind, seen)
+    return len(seen)
+
+
+class SyncRun:
+    """One pass over the cluster. Call within a transaction: a failure leaves nothing half-written."""
+
+    def __init__(self, fabric, access, *, adopt: bool, log=None, page_size=None):
+        self.access = access
+        self.log = log or (lambda message: None)
+        self.page_size = page_size or settings.get("sync_page_size")
+        self.store = ResourceStore(fabric, access.namespace, adopt=adopt)
+
+    @property
+    def written(self) -> dict:
+        return self.store.written
+
+    def run(self) -> dict:
+        served = discover(self.access)
+        self.log(f"Kinds served: {', '.join(k.kind for k in served)}")
+        for kind in served:
+            count = read_kind(self.store, self.access, kind, self.page_size)
+            self.log(f"{kind.kind}: {count} in the cluster")
+        return self.written
+
+
+def begin(fabric, *, trigger, job=None, user=None, reason="Sync started"):
+    """Move the fabric to syncing (if it is not already)."""
+    if fabric.sync_status != m.SYNCING:
+        transition(fabric, m.SYNC, m.SYNCING, trigger=trigger, job=job, user=user, reason=reason)
+
+
+def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict:
+    """Read the cluster into the fabric's resources and end in_sync, out_of_sync or error.
+
+    Raises KubeFailure (after recording it) when the sync fails.
+    """
+    log = log or (lambda message: None)
+    with exclusive(fabric) as alone:
+        if not alone:
+            log("Another sync of this fabric is running: nothing to do")
+            return {"skipped": "another sync is running"}
+        fabric.refresh_from_db()
+        try:
+            begin(fabric, trigger=trigger, job=job)
+        except InvalidTransition as exc:
+            log(f"Sync not started: {exc.message}")
+            return {"refused": exc.code}
+        adopt = fabric.last_sync is None
+        if adopt:
+            log("First sync: what the cluster has becomes the desired state (import)")
+        try:
+            with connect(fabric) as access, transaction.atomic():
+                written = SyncRun(fabric, access, adopt=adopt, log=log).run()
+                counts = finish(fabric, job=job, trigger=trigger)
+        except Exception as exc:  # noqa: BLE001 - classified, recorded on the fabric and in the log
+            failure = exc if isinstance(exc, KubeFailure) else classify(exc)
+            log(f"Sync failed [{failure.code}]: {failure.message}")
+            fail(fabric, exc, failure, job=job, trigger=trigger)
+            raise failure from exc
+        log(f"Written: {written}; resources: {counts}")
+        return {"written": written, "resources": counts}
+
+
+def finish(fabric, *, job=None, trigger=TriggerChoices.SYNC, failed=0, reason="Sync completed") -> dict:
+    """syncing -> in_sync, then -> out_of_sync when resources differ (the table's two steps).
+
+    The fabric's row is locked before its resources are counted, so that a resource edited
+    meanwhile is counted either here or by its own roll-up after this commits, never neither.
+    """
+    fabric.refresh_state(lock=True)
+    counts = rollup.summary(fabric)
+    transition(
+        fabric, m.SYNC, m.IN_SYNC, trigger=trigger, job=job, reason=reason, details={"sync_summary": counts}
+    )
+    if R.aggregate(counts) == m.OUT_OF_SYNC:
+        transition(
+            fabric, m.SYNC, m.OUT_OF_SYNC, trigger=TriggerChoices.DRIFT, job=job, reason=R.describe(counts)
+        )
+    return counts
+
+
+def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
+    """The shared path first (a cluster that is gone fails the connection), then the sync's error."""
+    report_kubernetes_error(fabric, exc, job=job)
+    fabric.refresh_state()
+    if fabric.sync_status == m.SYNCING:
+        try:
+            transition(
+                fabric,
+                m.SYNC,
+                m.ERROR,
+                trigger=trigger,
+                job=job,
+                reason=f"[{failure.code}] {failure.message}",
+            )
+        except InvalidTransition:
+            fabric.refresh_state()
+
+
+def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None) -> int:
+    """Fabrics left syncing longer than stale_sync_after, with no sync running, go to error
+    ("interrupted"). Returns how many; appends them to `reaped` when given (their dead jobs are
+    marked by the caller)."""
+    log = log or (lambda message: None)
+    limit = timezone.now() - timedelta(seconds=settings.get("stale_sync_after"))
+    reaped = [] if reaped is None else reaped
+    count = 0
+    for fabric in HedgehogFabric.objects.filter(sync_status=m.SYNCING, sync_status_changed__lt=limit):
+        with exclusive(fabric) as alone:
+            if not alone:
+                continue  # a sync is really running (its worker holds the lock)
+            try:
+                transition(
+                    fabric,
+                    m.SYNC,
+                    m.ERROR,
+                    trigger=TriggerChoices.REAPER,
+                    job=job,
+                    reason=f"[interrupted] The sync did not finish within {settings.get('stale_sync_after')} s "
+                    "(a worker died or the job was never run).",
+                )
+            except InvalidTransition:
+                continue  # it finished meanwhile
+        reaped.append(fabric)
+        count += 1
+        log(f"{fabric}: interrupted sync moved to error")
+    return count

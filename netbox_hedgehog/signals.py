@@ -1,0 +1,66 @@
+"""Reactions to saves and deletes, where NetBox puts them (core/signals.py does the same for its
+data sources): a model's save() writes its own row and nothing else.
+
+* A fabric created: its first history rows (nothing -> its initial state, one per field), by the
+  user of the request that created it.
+* A resource saved or deleted (a form, the REST API, a bulk edit or delete, a script): the fabric's
+  counts follow it at once and an in-sync fabric whose resources now differ goes out_of_sync
+  (services.rollup), by the user who made the change. The resource's stored sync state is read
+  (and its row locked) before the write, so the roll-up moves the counts from what was really
+  stored. A resource deleted with its fabric changes nothing.
+
+A connection test after new connection settings is not a reaction to a save: the code that edits
+asks for it (jobs.request_test_after_edit), so that a script saving a fabric gets no test it did
+not ask for.
+"""
+
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.dispatch import receiver
+
+from .models import HedgehogFabric, HedgehogResource
+from .services import rollup
+from .services.state import acting_user, record_creation
+
+
+@receiver(post_save, sender=HedgehogFabric, dispatch_uid="netbox_hedgehog_fabric_created")
+def fabric_created(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        record_creation(instance)
+
+
+def _stored_sync_state(resource):
+    if resource.pk is None or resource._state.adding:
+        return None
+    return (
+        HedgehogResource.objects.select_for_update()
+        .filter(pk=resource.pk)
+        .values_list("sync_state", flat=True)
+        .first()
+    )
+
+
+@receiver(pre_save, sender=HedgehogResource, dispatch_uid="netbox_hedgehog_resource_before_save")
+def resource_before_save(sender, instance, raw=False, **kwargs):
+    if not raw:
+        instance._stored_sync_state = _stored_sync_state(instance)
+
+
+@receiver(post_save, sender=HedgehogResource, dispatch_uid="netbox_hedgehog_resource_saved")
+def resource_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        before = getattr(instance, "_stored_sync_state", None)
+        rollup.resource_changed(instance.fabric_id, before, instance.sync_state, user=acting_user())
+
+
+@receiver(pre_delete, sender=HedgehogResource, dispatch_uid="netbox_hedgehog_resource_before_delete")
+def resource_before_delete(sender, instance, origin=None, **kwargs):
+    if not isinstance(origin, HedgehogFabric):
+        instance._stored_sync_state = _stored_sync_state(instance)
+
+
+@receiver(post_delete, sender=HedgehogResource, dispatch_uid="netbox_hedgehog_resource_deleted")
+def resource_deleted(sender, instance, origin=None, **kwargs):
+    if isinstance(origin, HedgehogFabric):
+        return  # deleted with its fabric
+    before = getattr(instance, "_stored_sync_state", instance.sync_state)
+    rollup.resource_changed(instance.fabric_id, before, None, user=acting_user())
