@@ -294,6 +294,8 @@ MSG
 
 cmd_lint() {
   (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog tests bench && ruff format --check netbox_hedgehog tests bench)
+  log "import contracts (one-way dependencies, see docs/architecture.md)"
+  (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
 }
 
 cmd_test() {
