@@ -68,3 +68,47 @@ def test_racing_processes_lose_no_update_and_keep_the_history_chained():
         for before, after in zip(chain, chain[1:], strict=False):
             assert after.previous == before.new, (field, before.pk, after.pk)
         assert chain[-1].new == getattr(fabric, field)
+
+
+def _lifecycle_worker(fabric_pk, seed, results):
+    connections.close_all()
+    fabric = HedgehogFabric.objects.get(pk=fabric_pk)
+    accepted = 0
+    for i in range(OPERATIONS):
+        to = m.MAINTENANCE if (i + seed) % 2 else m.ACTIVE
+        try:
+            transition(fabric, m.STATUS, to, reason=f"worker {seed}")
+        except InvalidTransition:
+            continue
+        accepted += 1
+    connections.close_all()
+    results.put(accepted)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_concurrency_the_history_in_time_order_is_the_history_in_write_order():
+    """Six processes move one fabric's lifecycle: every row's time is the time of its write (after
+    any wait for the row), so the history read by time (as NetBox shows it) is one unbroken chain
+    and status_changed never goes backwards."""
+    fabric = HedgehogFabric.objects.create(name="raced-lifecycle")
+    transition(fabric, m.STATUS, m.ACTIVE)
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_lifecycle_worker, args=(fabric.pk, seed, results)) for seed in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    accepted = sum(results.get(timeout=5) for _ in procs)
+    assert accepted > 6
+
+    by_write = list(StateTransition.objects.filter(fabric=fabric, field=m.STATUS).order_by("pk"))
+    times = [row.time for row in by_write]
+    assert times == sorted(times), "a row written later carries an earlier time"
+    by_time = list(StateTransition.objects.filter(fabric=fabric, field=m.STATUS).order_by("time", "pk"))
+    breaks = [(a.pk, b.pk) for a, b in zip(by_time, by_time[1:], strict=False) if b.previous != a.new]
+    assert breaks == []
+    fabric.refresh_from_db()
+    assert fabric.status_changed == by_write[-1].time

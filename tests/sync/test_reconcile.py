@@ -132,3 +132,30 @@ def test_request_reconcile_refuses_when_not_possible_and_runs_once(cluster, fabr
     assert fabric.sync_status == "syncing"
     with pytest.raises(ValueError):
         request_reconcile(fabric, "sideways")
+
+
+def test_a_resource_the_cluster_refused_is_retried_by_the_next_reconcile_once_the_cause_is_fixed(
+    cluster, fabric, drifted
+):
+    cluster.fail_next(403, method="PATCH", message='admission webhook "wiring" denied the request: not now')
+    reconcile(fabric, "apply", dry_run=False, prune=True)
+    assert row(fabric, "Switch", drifted["switch"]).sync_state == "error"
+    # the webhook no longer refuses: the next reconcile plans the patch again and it goes through
+    assert ("Switch", drifted["switch"], "patch") in {
+        (a.kind, a.name, a.action) for a in plan(fabric, "apply", True)
+    }
+    report = reconcile(fabric, "apply", dry_run=False, prune=True)
+    assert {(a["kind"], a["outcome"]) for a in report["actions"]} >= {("Switch", "ok")}
+    fabric.refresh_from_db()
+    switch = row(fabric, "Switch", drifted["switch"])
+    assert (switch.sync_state, switch.sync_error) == ("in_sync", "")
+    assert fabric.sync_status == "in_sync"
+
+
+def test_a_sync_compares_a_resource_left_in_error_again(cluster, fabric, drifted):
+    cluster.fail_next(403, method="PATCH", message='admission webhook "wiring" denied the request: not now')
+    reconcile(fabric, "apply", dry_run=False, prune=True)
+    assert row(fabric, "Switch", drifted["switch"]).sync_state == "error"
+    sync(fabric)  # nothing changed in the cluster: its resourceVersion is the same
+    switch = row(fabric, "Switch", drifted["switch"])
+    assert (switch.sync_state, switch.sync_error) == ("drifted", "")
