@@ -10,11 +10,11 @@ from rest_framework import status
 from users.models import ObjectPermission, Token
 from utilities.testing import APITestCase
 
+from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog import connection
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.state import transition
-from netbox_hedgehog.testing.cluster import EmulatedCluster
 from tests.connection.helpers import TOKEN, connection_rows, plugin_settings
 
 CA_PEM_SHAPE = "-----BEGIN CERTIFICATE-----"

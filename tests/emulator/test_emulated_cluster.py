@@ -24,7 +24,7 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from netbox_hedgehog.testing.cluster import (
+from hedgehog_kube_emulator import (
     HEDGEHOG_RESOURCES,
     EmulatedCluster,
     closed_port_url,
@@ -1037,7 +1037,7 @@ def test_demo_fabric_is_a_consistent_fabric():
 
 def test_python_m_help():
     result = subprocess.run(
-        [sys.executable, "-m", "netbox_hedgehog.testing", "--help"],
+        [sys.executable, "-m", "hedgehog_kube_emulator", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1051,7 +1051,7 @@ def test_python_m_runs_a_standalone_demo_cluster(tmp_path):
         [
             sys.executable,
             "-m",
-            "netbox_hedgehog.testing",
+            "hedgehog_kube_emulator",
             "--port",
             "0",
             "--kubeconfig",
