@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .cluster import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
+from . import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
 
 
 def _parser() -> argparse.ArgumentParser:
