@@ -341,10 +341,7 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
                 return json_response(obj, 201)
         old = self.store.find(table, request.namespace, name)
         if content_type == "application/json-patch+json":
-            try:
-                candidate = json_patch(old, patch)
-            except ValueError as exc:
-                raise api_error(422, str(exc)) from exc
+            candidate = json_patch(old, patch)
             wanted_rv = (candidate.get("metadata") or {}).get("resourceVersion")
         elif content_type in ("application/merge-patch+json", "application/apply-patch+yaml"):
             if not isinstance(patch, dict):

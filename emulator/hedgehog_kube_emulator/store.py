@@ -242,10 +242,8 @@ class Store:
             obj = new_object(rtype, namespace, body, manager=SEED_MANAGER, direct=True, defaults=defaults)
             self.commit(table, "ADDED", obj, None)
             return obj
-        candidate = merge_patch(body, {"metadata": {"namespace": namespace}})
-        new = updated_object(
-            rtype, old, candidate, subresource=None, manager=None, direct=True, defaults=defaults
-        )
+        # (name and namespace are the stored object's: updated_object keeps them)
+        new = updated_object(rtype, old, body, subresource=None, manager=None, direct=True, defaults=defaults)
         return self.update(table, old, new, dry_run=False)
 
     def patch(

@@ -337,6 +337,31 @@ def test_patches_generation_and_resource_versions(objects_api):
     assert exc_info.value.status == 415
 
 
+def test_merge_patch_null_removes_and_bad_json_patches_are_422(objects_api):
+    objects_api.create_namespaced_custom_object(VPC, V, NS, "vpcs", vpc("vpc-1", mode="l3vni"))
+    merged = objects_api.patch_namespaced_custom_object(
+        VPC, V, NS, "vpcs", "vpc-1", {"spec": {"mode": None, "subnets": {"default": {"vlan": 1002}}}}
+    )
+    assert "mode" not in merged["spec"]  # RFC 7386: null removes
+    subnet = merged["spec"]["subnets"]["default"]
+    assert subnet["vlan"] == 1002 and subnet["subnet"] == "10.10.1.0/24"  # maps merge
+    for bad in (
+        [{"op": "remove", "path": "/spec/nothing"}],  # a missing path
+        [{"op": "add", "path": "/spec/subnets/default/dhcp/range/x/y", "value": 1}],
+        [{"op": "frobnicate", "path": "/spec"}],  # no such operation
+        [{"op": "remove", "path": ""}],  # the whole document
+    ):
+        with pytest.raises(ApiException) as exc_info:
+            objects_api.patch_namespaced_custom_object(
+                VPC, V, NS, "vpcs", "vpc-1", bad, _content_type="application/json-patch+json"
+            )
+        assert exc_info.value.status == 422, bad
+        assert api_error(exc_info)["reason"] == "Invalid"
+    assert (
+        objects_api.get_namespaced_custom_object(VPC, V, NS, "vpcs", "vpc-1")["metadata"]["generation"] == 2
+    )
+
+
 def test_replace_needs_the_current_resource_version(objects_api):
     created = objects_api.create_namespaced_custom_object(VPC, V, NS, "vpcs", vpc("vpc-1"))
     desired = {**created, "spec": {**created["spec"], "defaultIsolated": True}}
