@@ -63,9 +63,10 @@ No schema validation of objects against the CRDs, no controllers (agents never a
 themselves: tests move ``status.lastAppliedGen`` with ``patch_object``), no garbage collection by
 ownerReferences, no server-side apply field ownership (apply is a merge patch that creates missing
 objects), approximate managedFields, no strategic merge patch (415, as for real custom resources),
-no Table output, no watch bookmarks, continue pages read the current state (not a snapshot at the
-first page's resourceVersion), request bodies are limited to 1 MiB (413), and everything is in memory
-and lost on stop.
+no Table output, no watch bookmarks, no generateName, no health endpoints (/healthz...), JSON request
+bodies only (as the official client and kubectl send), continue pages read the current state (not a
+snapshot at the first page's resourceVersion), request bodies are limited to 1 MiB (413), and
+everything is in memory and lost on stop.
 """
 
 from .catalogue import ARGOCD_RESOURCES, HEDGEHOG_GROUPS, HEDGEHOG_RESOURCES, ResourceType, demo_fabric_yaml

@@ -31,8 +31,6 @@ def discovery_document(
     path = path.rstrip("/") or "/"
     if path == "/version":
         return version_info
-    if path == "/healthz" or path == "/livez" or path == "/readyz":
-        return "ok"
     if path == "/api":
         return {
             "kind": "APIVersions",
@@ -42,11 +40,6 @@ def discovery_document(
     if path == "/apis":
         groups = [_api_group(types, name) for name in _groups(types)]
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-    if path == "/":
-        paths = {"/api", "/api/v1", "/apis", "/version", "/healthz", "/livez", "/readyz"}
-        for name in _groups(types):
-            paths |= {f"/apis/{name}", *(f"/apis/{name}/{v}" for v in _group_versions(types, name))}
-        return {"paths": sorted(paths)}
     if group is not None and version is None and group in _groups(types):
         return _api_group(types, group)
     if group is not None and version is not None:

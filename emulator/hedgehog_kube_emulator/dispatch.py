@@ -34,7 +34,7 @@ import kmock
 from aiohttp import web
 
 from .auth import authorize
-from .catalogue import VERBS, ResourceType
+from .catalogue import ResourceType
 from .discovery import discovery_document
 from .errors import api_error, conflict, no_such_resource, status_body
 from .faults import Faults
@@ -78,7 +78,6 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
 
     token: str | None = None
     resource_types: tuple[ResourceType, ...] = ()
-    webhooks: bool = True
     history_size: int = 5000
     watch_timeout: float = 1800.0
     request_log_size: int = 1000
@@ -98,16 +97,7 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
         # _handle_request(). What remains in the DSL are reactions that users add; they take precedence.
         self._payloads.clear()
         self.request_log = collections.deque(maxlen=self.request_log_size)
-        self.store = Store(self.resource_types, history_size=self.history_size, webhooks=self.webhooks)
-        for rtype in self.store.types.values():
-            info = self.resources[kmock.resource(rtype.group, rtype.version, rtype.plural)]
-            info.kind, info.namespaced, info.singular = rtype.kind, rtype.namespaced, rtype.singular
-            info.verbs, info.shortnames, info.categories = (
-                set(VERBS),
-                set(rtype.short_names),
-                set(rtype.categories),
-            )
-            info.subresources = {"status"} if rtype.status_subresource else set()
+        self.store = Store(self.resource_types, history_size=self.history_size)
 
     # ---------------------------------------------------------------------------------- for tests
 
@@ -220,7 +210,7 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
                 version_info=self.version_info,
                 server_address=self.server_address,
             )
-            return web.Response(text=document) if isinstance(document, str) else json_response(document)
+            return json_response(document)
         table = self.store.tables.get((resource.group or "", resource.version or "", resource.plural))
         if table is None:
             raise no_such_resource()
@@ -305,7 +295,6 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
             body,
             subresource=request.subresource,
             manager=_manager(request),
-            defaults=self.webhooks,
         )
         return json_response(self.store.update(table, old, new, dry_run=dry_run))
 
@@ -362,7 +351,6 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
             subresource=request.subresource,
             manager=_manager(request),
             operation=operation,
-            defaults=self.webhooks,
         )
         return json_response(self.store.update(table, old, new, dry_run=dry_run))
 

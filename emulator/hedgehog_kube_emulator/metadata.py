@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -115,14 +113,10 @@ def new_object(
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise api_error(400, "metadata must be an object")
-    if not meta.get("name"):
-        if not meta.get("generateName"):
-            raise api_error(
-                422,
-                f"{rtype.kind} is invalid: metadata.name: Required value: name or generateName is required",
-            )
-        suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
-        meta["name"] = meta["generateName"] + suffix
+    if not meta.get("name"):  # (generateName is not emulated)
+        raise api_error(
+            422, f"{rtype.kind} is invalid: metadata.name: Required value: name or generateName is required"
+        )
     validate_name(rtype, meta["name"])
     if rtype.namespaced:
         if meta.get("namespace") not in (None, "", namespace):

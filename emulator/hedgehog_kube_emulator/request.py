@@ -1,5 +1,6 @@
 """Reading an HTTP request as the API server does: the API path (group, version, namespace,
-resource, name, subresource), the Kubernetes verb, headers, the JSON (or YAML) body."""
+resource, name, subresource), the Kubernetes verb, headers, the JSON body (the official client and
+kubectl send JSON, apply configurations included)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 from typing import Any
 
 import kmock
-import yaml
 from aiohttp import web
 
 
@@ -58,12 +58,8 @@ async def parse_request(raw_request: web.BaseRequest, request_id: int) -> kmock.
     text = body.decode("utf-8", "replace")
     data: Any = None
     if body:
-        try:
+        with contextlib.suppress(ValueError):  # not JSON: the handlers refuse it (400, 422)
             data = json.loads(body)
-        except ValueError:
-            if "yaml" in raw_request.content_type:
-                with contextlib.suppress(yaml.YAMLError):
-                    data = yaml.safe_load(text)
     group, version, namespace, plural, name, subresource = parse_api_path(raw_request.path)
     resource = None if group is None else kmock.resource(group=group, version=version, plural=plural)
     action = None

@@ -57,7 +57,6 @@ class EmulatedCluster:
         port: int = 0,
         hedgehog: bool = True,
         resources: Iterable[ResourceType] = (),
-        webhooks: bool = True,
         history_size: int = 5000,
         kubernetes_version: str = _DEFAULT_VERSION,
         shutdown_timeout: float = 0.5,
@@ -68,7 +67,6 @@ class EmulatedCluster:
         self.host = host
         self._requested_port = port
         self._resource_types = (*(HEDGEHOG_RESOURCES if hedgehog else ()), *resources)
-        self._webhooks = webhooks
         self._history_size = history_size
         self._shutdown_timeout = shutdown_timeout
         self._request_log_size = request_log_size
@@ -176,7 +174,6 @@ class EmulatedCluster:
         emulator = HedgehogEmulator(
             token=self.token,
             resource_types=self._resource_types,
-            webhooks=self._webhooks,
             history_size=self._history_size,
             request_log_size=self._request_log_size,
             server_address=f"{self.host}:{self._port}",

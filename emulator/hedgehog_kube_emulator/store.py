@@ -68,11 +68,8 @@ class Event:
 class Store:
     """The stored objects of one cluster, their resourceVersions and events."""
 
-    def __init__(
-        self, resource_types: Iterable[ResourceType], *, history_size: int = 5000, webhooks: bool = True
-    ) -> None:
+    def __init__(self, resource_types: Iterable[ResourceType], *, history_size: int = 5000) -> None:
         self.history_size = history_size
-        self.webhooks = webhooks
         self.types: dict[tuple[str, str, str], ResourceType] = {}
         self._kinds: dict[tuple[str, str], ResourceType] = {}
         self.tables: dict[tuple[str, str, str], Table] = {}
@@ -138,7 +135,7 @@ class Store:
         if rtype.namespaced and namespace is not None and rtype is not NAMESPACES:
             if ("", namespace) not in self.tables[NAMESPACES.key].objects:
                 raise not_found(NAMESPACES, namespace)
-        obj = new_object(rtype, namespace, body, manager=manager, operation=operation, defaults=self.webhooks)
+        obj = new_object(rtype, namespace, body, manager=manager, operation=operation)
         if obj_key(obj) in table.objects:
             name = obj["metadata"]["name"]
             raise api_error(
@@ -232,7 +229,6 @@ class Store:
             raise ValueError(f"an object needs apiVersion and kind: {body!r:.200}")
         table = self.table_for(body["apiVersion"], body["kind"])
         rtype = table.rtype
-        defaults = defaults and self.webhooks
         meta = body.get("metadata") or {}
         namespace = (meta.get("namespace") or "default") if rtype.namespaced else None
         if namespace is not None and ("", namespace) not in self.tables[NAMESPACES.key].objects:
