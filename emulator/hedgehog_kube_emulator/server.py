@@ -83,6 +83,7 @@ class EmulatedCluster:
             "platform": "linux/amd64",
         }
         self.ca_pem: str = ""
+        self._tls_material: tuple[str, str, str] | None = None  # made at the first start, then kept
         self._tmpdir: Path | None = None
         self._port: int | None = None
         self._thread: threading.Thread | None = None
@@ -100,7 +101,9 @@ class EmulatedCluster:
         self._tmpdir = Path(tempfile.mkdtemp(prefix="emulated-k8s-"))
         ssl_context = None
         if self.tls:
-            self.ca_pem, cert_pem, key_pem = make_tls_material()
+            if self._tls_material is None:
+                self._tls_material = make_tls_material()
+            self.ca_pem, cert_pem, key_pem = self._tls_material
             (self._tmpdir / "ca.crt").write_text(self.ca_pem)
             (self._tmpdir / "server.crt").write_text(cert_pem)
             (self._tmpdir / "server.key").write_text(key_pem)
@@ -138,6 +141,19 @@ class EmulatedCluster:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+    def restart(self) -> EmulatedCluster:
+        """Stop, then serve again on the same address with the same CA and token, storing nothing.
+
+        As a cluster rebuilt from scratch (or etcd restored from an old backup): objects are gone
+        (seed them again), resourceVersions begin again from the low ones of the built-in objects,
+        so a client's last resourceVersion may now be ahead of the cluster's; open watches end,
+        faults, mode and the request log are reset.
+        """
+        port = self.port
+        self.stop()
+        self._requested_port = port
+        return self.start()
 
     def __enter__(self) -> EmulatedCluster:
         return self.start()

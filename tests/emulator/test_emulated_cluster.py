@@ -825,6 +825,22 @@ def test_stop_does_not_hang_on_an_open_watch():
     api.close()
 
 
+def test_restart_keeps_address_and_credentials_and_rewinds_resource_versions():
+    with EmulatedCluster(token=TOKEN) as cluster, make_api(cluster) as api:
+        objects_api = client.CustomObjectsApi(api)
+        cluster.seed([server(f"s{i}") for i in range(20)])
+        before = int(
+            objects_api.list_namespaced_custom_object(WIRING, V, NS, "servers")["metadata"]["resourceVersion"]
+        )
+        url, ca = cluster.url, cluster.ca_pem
+        cluster.restart()
+        assert (cluster.url, cluster.ca_pem) == (url, ca)  # the same client still reaches it
+        assert objects_api.list_namespaced_custom_object(WIRING, V, NS, "servers")["items"] == []
+        cluster.seed([server("s0")])
+        again = objects_api.get_namespaced_custom_object(WIRING, V, NS, "servers", "s0")
+        assert int(again["metadata"]["resourceVersion"]) < before
+
+
 # --------------------------------------------------------------------------------------------------
 # Seeding, direct access, the request log
 # --------------------------------------------------------------------------------------------------
