@@ -25,6 +25,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from hedgehog_kube_emulator import (
+    ARGOCD_RESOURCES,
     HEDGEHOG_RESOURCES,
     EmulatedCluster,
     closed_port_url,
@@ -402,6 +403,37 @@ def test_status_subresource(cluster, objects_api):
         ]
         == 6
     )
+
+
+def test_argocd_applications_carry_their_status():
+    argo, app_version = "argoproj.io", "v1alpha1"
+    application = {
+        "apiVersion": f"{argo}/{app_version}",
+        "kind": "Application",
+        "metadata": {"name": "fabric", "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://example.invalid/fabric.git"}},
+        "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}},
+    }
+    with EmulatedCluster(resources=ARGOCD_RESOURCES) as argocd, make_api(argocd) as api:
+        served = client.CustomObjectsApi(api).get_api_resources(argo, app_version).resources
+        assert [r.name for r in served] == ["applications"]  # no status subresource, as Argo CD's CRD
+        assert {VPC, WIRING, AGENT} <= {g.name for g in client.ApisApi(api).get_api_versions().groups}
+        argocd.seed(application)  # the namespace is created as needed
+        objects_api = client.CustomObjectsApi(api)
+        got = objects_api.get_namespaced_custom_object(argo, app_version, "argocd", "applications", "fabric")
+        assert got["status"]["sync"]["status"] == "OutOfSync"
+        # Tests move the status along as Argo CD would; the object's generation stays.
+        argocd.patch_object(
+            argo,
+            app_version,
+            "applications",
+            "fabric",
+            {"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}},
+            namespace="argocd",
+        )
+        got = objects_api.get_namespaced_custom_object(argo, app_version, "argocd", "applications", "fabric")
+        assert got["status"] == {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}
+        assert got["metadata"]["generation"] == 1
 
 
 def test_delete_and_finalizers(cluster, objects_api):
