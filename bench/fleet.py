@@ -31,6 +31,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.test.utils import override_settings
 
+from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog import settings as plugin_settings
 from netbox_hedgehog.choices import TriggerChoices
 from netbox_hedgehog.kube.errors import KubeFailure
@@ -38,7 +39,6 @@ from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services import connection
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.state import machine as m
-from netbox_hedgehog.testing.cluster import EmulatedCluster
 
 PREFIX = "bench-fleet-"
 

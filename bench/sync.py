@@ -15,11 +15,11 @@ import tracemalloc
 from django.db import connection
 from kubernetes import client as k8s
 
+from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.services.sync import run_sync
-from netbox_hedgehog.testing.cluster import EmulatedCluster
 
 WIRING = "wiring.githedgehog.com"
 TOKEN = "bench-sync-token"

@@ -1,16 +1,65 @@
 """netbox-hedgehog: manage Hedgehog open network fabrics from NetBox.
 
-The plugin configuration lives in netbox_hedgehog.plugin; it is loaded on first access of
-`netbox_hedgehog.config`, so that Django-free parts (the emulated test cluster run with
-`python -m netbox_hedgehog.testing`) can be imported without NetBox.
+NetBox reads the plugin's configuration as ``netbox_hedgehog.config``.
 """
+
+from django.core.exceptions import ImproperlyConfigured
+from netbox.plugins import PluginConfig
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name):
-    if name in ("config", "HedgehogConfig"):
-        from .plugin import HedgehogConfig
+class HedgehogConfig(PluginConfig):
+    name = "netbox_hedgehog"
+    verbose_name = "Hedgehog"
+    description = "Hedgehog open network fabrics: lifecycle, cluster connection and sync state"
+    version = __version__
+    author = "netbox-hedgehog developers"
+    base_url = "hedgehog"
+    graphql_schema = "graphql.schema.schema"
+    min_version = "4.7.0"
+    max_version = "4.7.99"
+    default_settings = {
+        # Page size of a fabric's history table on its detail page.
+        "history_page_size": 25,
+        # Fernet key (or list of keys, the first encrypting) for cluster credentials at rest.
+        # Required: NetBox refuses to start without it. See docs/operations.md.
+        "credentials_key": None,
+        # Kubernetes client timeouts, in seconds: connecting, and a whole request.
+        "connect_timeout": 5,
+        "request_timeout": 10,
+        # Health checks of connected fabrics (minutes between rounds) and how many fabrics a round
+        # tests at once.
+        "health_check_interval": 5,
+        "health_check_workers": 64,
+        # Retries of failed connections: base * factor ** (attempts - 1), at most max, in seconds,
+        # spread by +/- jitter (a fraction).
+        "retry_backoff_base": 10,
+        "retry_backoff_factor": 2,
+        "retry_backoff_max": 600,
+        "retry_jitter": 0.2,
+        # A fabric left "testing" this many seconds (a dead worker, a lost job) is failed as interrupted.
+        "stale_test_after": 300,
+        # Objects per LIST page when reading a cluster.
+        "sync_page_size": 500,
+        # A fabric left "syncing" this many seconds with no sync running goes to error (interrupted).
+        "stale_sync_after": 1800,
+        # Drift ignore rules: {kind or "*": [JSON pointers from the object root, "*" for any key]},
+        # e.g. {"VPC": ["/spec/subnets/*/dhcp/range"]}.
+        "drift_ignore": {},
+    }
 
-        return HedgehogConfig
-    raise AttributeError(name)
+    def ready(self):
+        super().ready()
+        # Imported here, not at the top: NetBox imports this module while it reads its own
+        # configuration, before Django's apps (and the models these modules import) are ready.
+        from . import settings as plugin_settings
+
+        try:
+            plugin_settings.validate()
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"netbox_hedgehog: {exc}") from exc
+        from . import jobs, signals  # noqa: F401  (the system job and the receivers register)
+
+
+config = HedgehogConfig

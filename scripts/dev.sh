@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Development environment for netbox-hedgehog: one script behind the Makefile targets.
-#   setup   venv + NetBox + plugin, PostgreSQL and Redis started, NetBox configured and migrated
+#   setup   venv + NetBox + plugin + the Kubernetes emulator, PostgreSQL and Redis started, NetBox configured and migrated
 #   up      setup, then NetBox (runserver), an RQ worker and scripts/up.d/*.sh (the demo cluster)
 #   down    stop NetBox, the worker, the demo cluster, Redis and PostgreSQL
 #   demo    up, an admin user with an API token, example fabrics, one connected to the demo cluster
@@ -59,16 +59,18 @@ ensure_packages() {
 
 ensure_venv() {
   local stamp="$VENV/.hedgehog-stamp" want
-  want=$(cat "$ROOT/pyproject.toml" | sha1sum | cut -c1-16)
+  want=$(cat "$ROOT/pyproject.toml" "$ROOT/emulator/pyproject.toml" | sha1sum | cut -c1-16)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   if [ ! -x "$VENV/bin/python" ]; then
     local py; py=$(pick_python)
     log "creating the virtual environment with $py"
     "$py" -m venv "$VENV"
   fi
-  log "installing NetBox $NETBOX_VERSION and the plugin (editable)"
+  log "installing NetBox $NETBOX_VERSION, the plugin and the Kubernetes emulator (editable)"
   pip_quiet install -q "netbox==$NETBOX_VERSION"
-  pip_quiet install -q -e "$ROOT[dev]"
+  # The emulator (emulator/, test support and the demo cluster) is a package of its own: the
+  # plugin's wheel never carries it.
+  pip_quiet install -q -e "$ROOT[dev]" -e "$ROOT/emulator"
   echo "$want" > "$stamp"
 }
 
@@ -293,7 +295,7 @@ MSG
 }
 
 cmd_lint() {
-  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog tests bench && ruff format --check netbox_hedgehog tests bench)
+  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench && ruff format --check netbox_hedgehog emulator tests bench)
   log "import contracts (one-way dependencies, see docs/architecture.md)"
   (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
 }

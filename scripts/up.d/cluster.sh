@@ -1,4 +1,4 @@
-# The demo cluster: the emulated Kubernetes API server (python -m netbox_hedgehog.testing), seeded
+# The demo cluster: the emulated Kubernetes API server (python -m hedgehog_kube_emulator), seeded
 # with the bundled demo fabric, serving https on 127.0.0.1. An in-memory stand-in: no real switches,
 # its state is lost when it stops. Sourced by scripts/dev.sh cmd_up (ROOT, DEV, VENV, NUM, running,
 # log, die are set); `make down` stops it through its pid file like NetBox and the worker.
@@ -23,7 +23,7 @@ start_demo_cluster() {
   if running "$pidfile"; then return 0; fi
   log "starting the demo cluster (emulated Kubernetes API, in memory) on https://127.0.0.1:$DEMO_CLUSTER_PORT"
   rm -f "$DEMO_KUBECONFIG" "$DEMO_KUBECONFIG.ca.crt"
-  start_bg cluster "$VENV/bin/python" -m netbox_hedgehog.testing --host 127.0.0.1 \
+  start_bg cluster "$VENV/bin/python" -m hedgehog_kube_emulator --host 127.0.0.1 \
     --port "$DEMO_CLUSTER_PORT" --seed demo --kubeconfig "$DEMO_KUBECONFIG"
   local ok=
   for _ in $(seq 100); do

@@ -10,12 +10,12 @@ from rest_framework import status
 from users.models import ObjectPermission, Token
 from utilities.testing import APITestCase
 
+from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog import credentials, jobs
 from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.services.state import transition
-from netbox_hedgehog.testing.cluster import EmulatedCluster
 from tests.connection.helpers import TOKEN, a_worker_runs, connection_rows, plugin_settings
 
 CA_PEM_SHAPE = "-----BEGIN CERTIFICATE-----"

@@ -1,12 +1,12 @@
 """Fixtures of the connection tests: an emulated cluster, short client timeouts, fabrics pointing at it.
 
-The cluster is a real HTTPS server on 127.0.0.1 (netbox_hedgehog.testing.cluster.EmulatedCluster) with
+The cluster is a real HTTPS server on 127.0.0.1 (hedgehog_kube_emulator.EmulatedCluster) with
 bearer-token auth; the plugin talks to it with the official kubernetes client, unpatched.
 """
 
 import pytest
 
-from netbox_hedgehog.testing.cluster import EmulatedCluster
+from hedgehog_kube_emulator import EmulatedCluster
 
 from .helpers import CONNECT_TIMEOUT, REQUEST_TIMEOUT, TOKEN, make_fabric, plugin_settings
 

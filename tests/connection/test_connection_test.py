@@ -8,9 +8,9 @@ import yaml
 from core.choices import JobStatusChoices
 from django.utils import timezone
 
+from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog.credentials import encrypt
 from netbox_hedgehog.models import HedgehogFabric
-from netbox_hedgehog.testing.cluster import EmulatedCluster
 
 from .helpers import (
     CONNECT_TIMEOUT,

@@ -2,9 +2,9 @@
 
 import pytest
 
+from hedgehog_kube_emulator import EmulatedCluster, demo_fabric_yaml
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services.state import transition
-from netbox_hedgehog.testing.cluster import EmulatedCluster, demo_fabric_yaml
 from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
 
 TOKEN = "sync-test-token-4kq"

@@ -54,7 +54,7 @@ CLUSTER_FABRIC = "demo-cluster"
 CLUSTER_FABRIC_DESCRIPTION = "Connected to the in-memory demo cluster"
 CLUSTER_FABRIC_COMMENTS = (
     "Its cluster is the emulated Kubernetes API server started by `make up` "
-    "(`python -m netbox_hedgehog.testing`): an in-memory stand-in seeded with a small Hedgehog "
+    "(`python -m hedgehog_kube_emulator`): an in-memory stand-in seeded with a small Hedgehog "
     "fabric. No real switches; its state is lost when it stops (`make down`)."
 )
 

@@ -1,12 +1,11 @@
 """Run the emulated Kubernetes API server as a process (the demo cluster).
 
-    python -m netbox_hedgehog.testing --port 0 --kubeconfig /tmp/demo.kubeconfig --seed demo
+    python -m hedgehog_kube_emulator --port 0 --kubeconfig /tmp/demo.kubeconfig --seed demo
 
 Serves until SIGTERM or SIGINT. The first line on stdout is the server's URL; the kubeconfig (and,
 with TLS, the CA certificate next to it as ``<kubeconfig>.ca.crt``) is written before that line, so
 a parent process can wait for it. The cluster is in memory: no schema validation, no controllers,
-and its state is lost on exit. Nothing here imports Django (though ``netbox_hedgehog/__init__.py``,
-imported first by ``-m``, does import it).
+and its state is lost on exit.
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
-from .cluster import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
+from . import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m netbox_hedgehog.testing",
+        prog="python -m hedgehog_kube_emulator",
         description="An emulated Kubernetes API server with the Hedgehog Fabric API (in memory).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.verbose:
-        logging.getLogger("netbox_hedgehog.testing.cluster").setLevel(logging.DEBUG)
+        logging.getLogger("hedgehog_kube_emulator").setLevel(logging.DEBUG)
     seeds = []
     for seed in args.seed:
         seeds.append(demo_fabric_yaml() if seed == "demo" else Path(seed).read_text("utf-8"))

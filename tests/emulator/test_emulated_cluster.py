@@ -24,7 +24,8 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from netbox_hedgehog.testing.cluster import (
+from hedgehog_kube_emulator import (
+    ARGOCD_RESOURCES,
     HEDGEHOG_RESOURCES,
     EmulatedCluster,
     closed_port_url,
@@ -337,6 +338,31 @@ def test_patches_generation_and_resource_versions(objects_api):
     assert exc_info.value.status == 415
 
 
+def test_merge_patch_null_removes_and_bad_json_patches_are_422(objects_api):
+    objects_api.create_namespaced_custom_object(VPC, V, NS, "vpcs", vpc("vpc-1", mode="l3vni"))
+    merged = objects_api.patch_namespaced_custom_object(
+        VPC, V, NS, "vpcs", "vpc-1", {"spec": {"mode": None, "subnets": {"default": {"vlan": 1002}}}}
+    )
+    assert "mode" not in merged["spec"]  # RFC 7386: null removes
+    subnet = merged["spec"]["subnets"]["default"]
+    assert subnet["vlan"] == 1002 and subnet["subnet"] == "10.10.1.0/24"  # maps merge
+    for bad in (
+        [{"op": "remove", "path": "/spec/nothing"}],  # a missing path
+        [{"op": "add", "path": "/spec/subnets/default/dhcp/range/x/y", "value": 1}],
+        [{"op": "frobnicate", "path": "/spec"}],  # no such operation
+        [{"op": "remove", "path": ""}],  # the whole document
+    ):
+        with pytest.raises(ApiException) as exc_info:
+            objects_api.patch_namespaced_custom_object(
+                VPC, V, NS, "vpcs", "vpc-1", bad, _content_type="application/json-patch+json"
+            )
+        assert exc_info.value.status == 422, bad
+        assert api_error(exc_info)["reason"] == "Invalid"
+    assert (
+        objects_api.get_namespaced_custom_object(VPC, V, NS, "vpcs", "vpc-1")["metadata"]["generation"] == 2
+    )
+
+
 def test_replace_needs_the_current_resource_version(objects_api):
     created = objects_api.create_namespaced_custom_object(VPC, V, NS, "vpcs", vpc("vpc-1"))
     desired = {**created, "spec": {**created["spec"], "defaultIsolated": True}}
@@ -377,6 +403,37 @@ def test_status_subresource(cluster, objects_api):
         ]
         == 6
     )
+
+
+def test_argocd_applications_carry_their_status():
+    argo, app_version = "argoproj.io", "v1alpha1"
+    application = {
+        "apiVersion": f"{argo}/{app_version}",
+        "kind": "Application",
+        "metadata": {"name": "fabric", "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://example.invalid/fabric.git"}},
+        "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}},
+    }
+    with EmulatedCluster(resources=ARGOCD_RESOURCES) as argocd, make_api(argocd) as api:
+        served = client.CustomObjectsApi(api).get_api_resources(argo, app_version).resources
+        assert [r.name for r in served] == ["applications"]  # no status subresource, as Argo CD's CRD
+        assert {VPC, WIRING, AGENT} <= {g.name for g in client.ApisApi(api).get_api_versions().groups}
+        argocd.seed(application)  # the namespace is created as needed
+        objects_api = client.CustomObjectsApi(api)
+        got = objects_api.get_namespaced_custom_object(argo, app_version, "argocd", "applications", "fabric")
+        assert got["status"]["sync"]["status"] == "OutOfSync"
+        # Tests move the status along as Argo CD would; the object's generation stays.
+        argocd.patch_object(
+            argo,
+            app_version,
+            "applications",
+            "fabric",
+            {"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}},
+            namespace="argocd",
+        )
+        got = objects_api.get_namespaced_custom_object(argo, app_version, "argocd", "applications", "fabric")
+        assert got["status"] == {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}
+        assert got["metadata"]["generation"] == 1
 
 
 def test_delete_and_finalizers(cluster, objects_api):
@@ -800,6 +857,22 @@ def test_stop_does_not_hang_on_an_open_watch():
     api.close()
 
 
+def test_restart_keeps_address_and_credentials_and_rewinds_resource_versions():
+    with EmulatedCluster(token=TOKEN) as cluster, make_api(cluster) as api:
+        objects_api = client.CustomObjectsApi(api)
+        cluster.seed([server(f"s{i}") for i in range(20)])
+        before = int(
+            objects_api.list_namespaced_custom_object(WIRING, V, NS, "servers")["metadata"]["resourceVersion"]
+        )
+        url, ca = cluster.url, cluster.ca_pem
+        cluster.restart()
+        assert (cluster.url, cluster.ca_pem) == (url, ca)  # the same client still reaches it
+        assert objects_api.list_namespaced_custom_object(WIRING, V, NS, "servers")["items"] == []
+        cluster.seed([server("s0")])
+        again = objects_api.get_namespaced_custom_object(WIRING, V, NS, "servers", "s0")
+        assert int(again["metadata"]["resourceVersion"]) < before
+
+
 # --------------------------------------------------------------------------------------------------
 # Seeding, direct access, the request log
 # --------------------------------------------------------------------------------------------------
@@ -1037,7 +1110,7 @@ def test_demo_fabric_is_a_consistent_fabric():
 
 def test_python_m_help():
     result = subprocess.run(
-        [sys.executable, "-m", "netbox_hedgehog.testing", "--help"],
+        [sys.executable, "-m", "hedgehog_kube_emulator", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1051,7 +1124,7 @@ def test_python_m_runs_a_standalone_demo_cluster(tmp_path):
         [
             sys.executable,
             "-m",
-            "netbox_hedgehog.testing",
+            "hedgehog_kube_emulator",
             "--port",
             "0",
             "--kubeconfig",

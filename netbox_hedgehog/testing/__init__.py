@@ -1,1 +1,0 @@
-"""Test support: an emulated Kubernetes API server with the Hedgehog Fabric API (see ``cluster``)."""
