@@ -12,8 +12,15 @@ from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services import connection
 from netbox_hedgehog.services.state import transition
-
-from .helpers import TOKEN, connection_rows, edit, job_log, make_fabric, plugin_settings, run_test
+from tests.support.fabrics import (
+    TOKEN,
+    connection_rows,
+    edit,
+    job_log,
+    make_fabric,
+    plugin_settings,
+    run_test,
+)
 
 pytestmark = pytest.mark.django_db
 

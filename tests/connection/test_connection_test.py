@@ -11,8 +11,7 @@ from django.utils import timezone
 from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog.credentials import encrypt
 from netbox_hedgehog.models import HedgehogFabric
-
-from .helpers import (
+from tests.support.fabrics import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
     TOKEN,

@@ -13,8 +13,15 @@ from netbox_hedgehog import settings as plugin_settings_module
 from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-
-from .helpers import TOKEN, connection_rows, edit, job_log, make_fabric, plugin_settings, run_test
+from tests.support.fabrics import (
+    TOKEN,
+    connection_rows,
+    edit,
+    job_log,
+    make_fabric,
+    plugin_settings,
+    run_test,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from netbox_hedgehog.jobs import FabricHealthCheckJob
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services import connection
 from netbox_hedgehog.services.state import transition
-
-from .helpers import (
+from tests.support.fabrics import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
     TOKEN,

@@ -14,8 +14,7 @@ from django.utils import timezone
 from netbox_hedgehog import jobs
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricHealthCheckJob
 from netbox_hedgehog.models import HedgehogFabric
-
-from .helpers import TOKEN, connection_rows, job_log, make_fabric, plugin_settings
+from tests.support.fabrics import TOKEN, connection_rows, job_log, make_fabric, plugin_settings
 
 
 def age(fabric, seconds):

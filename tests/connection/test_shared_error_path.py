@@ -7,8 +7,7 @@ from kubernetes import client as k8s
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services import connection
-
-from .helpers import TOKEN, connection_rows, make_fabric, run_test
+from tests.support.fabrics import TOKEN, connection_rows, make_fabric, run_test
 
 pytestmark = pytest.mark.django_db
 

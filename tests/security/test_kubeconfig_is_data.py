@@ -18,8 +18,7 @@ from utilities.testing import APITestCase, TestCase
 
 from netbox_hedgehog.credentials import encrypt
 from netbox_hedgehog.models import HedgehogFabric
-
-from ..connection.helpers import make_fabric, run_test
+from tests.support.fabrics import make_fabric, run_test
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from django.db import connections
 from netbox_hedgehog.jobs import request_sync
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource, StateTransition
 from netbox_hedgehog.services.sync import reap_stale_syncs, run_sync
-
-from .conftest import connected_fabric, plugin_settings
+from tests.support.fabrics import connected_fabric, plugin_settings
 
 
 def _sync_in_child(fabric_pk):

@@ -9,8 +9,7 @@ from netbox_hedgehog.services.rollup import recount
 from netbox_hedgehog.services.state import InvalidTransition, transition
 from netbox_hedgehog.services.sync import run_sync
 from netbox_hedgehog.state import resources as engine
-
-from .conftest import plugin_settings
+from tests.support.settings import plugin_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""Helpers of the connection tests (plain functions; the fixtures are in conftest.py)."""
+"""Helpers shared by the tests (plain functions; the fixtures are in tests/conftest.py): fabrics
+made as the forms and the REST API make them, jobs run as a worker runs them."""
 
 import django_rq
 from rq.job import Job as RQJob
@@ -7,14 +8,15 @@ from rq.worker import Worker
 
 from netbox_hedgehog.jobs import ConnectionTestJob, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
-from tests.settings_override import plugin_settings  # noqa: F401  (re-exported)
+from netbox_hedgehog.services.state import transition
+from tests.support.settings import plugin_settings  # noqa: F401  (re-exported)
 
 # Distinctive, to search for it in everything that must never hold it.
 TOKEN = "s3cr3t-Token-Zq8wX1-do-not-leak"
 
 # Short client timeouts keep failure tests quick; the timeout tests check they are honoured.
 CONNECT_TIMEOUT = 1.0
-REQUEST_TIMEOUT = 1.5
+REQUEST_TIMEOUT = 2.0
 
 
 def make_fabric(name="dc1", *, server="", token="", ca="", kubeconfig="", **fields):
@@ -72,3 +74,25 @@ def job_log(job) -> str:
 def connection_rows(fabric):
     """The fabric's connection_status history, oldest first."""
     return list(StateTransition.objects.filter(fabric=fabric, field="connection_status").order_by("pk"))
+
+
+def connected_fabric(cluster, name="dc1"):
+    """A fabric pointing at the cluster, brought to connected by a real connection test, and active."""
+    fabric = HedgehogFabric(name=name, kubernetes_server=cluster.url, kubernetes_ca_cert=cluster.ca_pem)
+    fabric.set_secret("kubernetes_token", cluster.token)
+    fabric.full_clean()
+    fabric.save()
+    ConnectionTestJob.enqueue(instance=fabric, immediate=True)
+    fabric.refresh_from_db()
+    assert fabric.connection_status == "connected", fabric.connection_error
+    transition(fabric, "status", "active")
+    return fabric
+
+
+def sync(fabric):
+    """Run a sync in-process (a real JobRunner run); the fabric is refreshed."""
+    from netbox_hedgehog.jobs import FabricSyncJob
+
+    FabricSyncJob.enqueue(instance=fabric, immediate=True)
+    fabric.refresh_from_db()
+    return fabric

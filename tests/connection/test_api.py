@@ -16,7 +16,7 @@ from netbox_hedgehog.credentials import reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.services.state import transition
-from tests.connection.helpers import TOKEN, a_worker_runs, connection_rows, plugin_settings
+from tests.support.fabrics import TOKEN, a_worker_runs, connection_rows, plugin_settings
 
 CA_PEM_SHAPE = "-----BEGIN CERTIFICATE-----"
 

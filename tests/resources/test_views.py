@@ -1,13 +1,12 @@
+"""Resources in the web UI: the generic views via NetBox's own test mixins, the resource page, the list's buttons."""
+
+from django.urls import reverse
 from utilities.testing import TestCase, ViewTestCases
 
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
+from tests.support.netbox import PluginURLMixin
 
 SPEC = {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1001}}}
-
-
-class PluginURLMixin:
-    def _get_base_url(self):
-        return f"plugins:netbox_hedgehog:{self.model._meta.model_name}_{{}}"
 
 
 class HedgehogResourceViewTest(
@@ -120,3 +119,16 @@ class ResourcePageTest(TestCase):
             self.assertHttpStatus(response, 200)
             self.assertContains(response, message)
         self.assertFalse(HedgehogResource.objects.exists())
+
+
+class ResourceListButtonsTest(TestCase):
+    def test_the_list_offers_no_button_without_a_view(self):
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogresource",
+            "netbox_hedgehog.add_hedgehogresource",
+            "netbox_hedgehog.change_hedgehogresource",
+            "netbox_hedgehog.delete_hedgehogresource",
+        )
+        content = self.client.get(reverse("plugins:netbox_hedgehog:hedgehogresource_list")).content.decode()
+        self.assertNotIn('href="None"', content)
+        self.assertNotIn('formaction="None"', content)

@@ -11,7 +11,7 @@ from netbox_hedgehog.credentials import ciphertext, reveal
 from netbox_hedgehog.jobs import ConnectionTestJob
 from netbox_hedgehog.models import HedgehogFabric
 from netbox_hedgehog.services.state import transition
-from tests.connection.helpers import TOKEN, connection_rows
+from tests.support.fabrics import TOKEN, connection_rows
 
 SERVER = "https://fabric.example.net:6443"
 BUTTON = "mdi-lan-connect"  # the Test connection button's icon
