@@ -136,13 +136,15 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
 
 
 class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
-    """POST from a button on the fabric page: start a job (one at a time). Needs the change permission."""
+    """POST from a button on the fabric page: start a job (one at a time). Needs the action's own
+    permission (netbox_hedgehog.<action>_hedgehogfabric)."""
 
     queryset = HedgehogFabric.objects.all()
     what = ""  # e.g. "Connection test"
+    action = ""  # the permission's action: test_connection, sync
 
     def get_required_permission(self):
-        return "netbox_hedgehog.change_hedgehogfabric"
+        return f"netbox_hedgehog.{self.action}_hedgehogfabric"
 
     def start(self, fabric, user):
         """Start the job; return (job, created) or raise InvalidTransition."""
@@ -171,6 +173,7 @@ class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
 @register_model_view(HedgehogFabric, "test_connection", path="test-connection")
 class HedgehogFabricTestConnectionView(FabricJobButtonView):
     what = _("Connection test")
+    action = "test_connection"
 
     def start(self, fabric, user):
         return request_test(fabric, user=user)
@@ -179,6 +182,7 @@ class HedgehogFabricTestConnectionView(FabricJobButtonView):
 @register_model_view(HedgehogFabric, "sync")
 class HedgehogFabricSyncView(FabricJobButtonView):
     what = _("Sync")
+    action = "sync"
 
     def start(self, fabric, user):
         return request_sync(fabric, user=user)
@@ -186,13 +190,13 @@ class HedgehogFabricSyncView(FabricJobButtonView):
 
 @register_model_view(HedgehogFabric, "reconcile")
 class HedgehogFabricReconcileView(BaseObjectView):
-    """Choose a direction, preview it (a dry run), then reconcile. Needs the change permission."""
+    """Choose a direction, preview it (a dry run), then reconcile. Needs the reconcile permission."""
 
     queryset = HedgehogFabric.objects.all()
     template_name = "netbox_hedgehog/reconcile.html"
 
     def get_required_permission(self):
-        return "netbox_hedgehog.change_hedgehogfabric"
+        return "netbox_hedgehog.reconcile_hedgehogfabric"
 
     def get(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)

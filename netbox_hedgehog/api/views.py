@@ -46,17 +46,32 @@ class HedgehogRootView(APIRootView):
         return "Hedgehog"
 
 
-class TokenChangePermission(TokenPermissions):
-    """A POST to an action that changes an object needs the change permission, not add."""
+class TokenActionPermission(TokenPermissions):
+    """A POST to a fabric action needs that action's permission (netbox_hedgehog.<action>_hedgehogfabric:
+    change for a lifecycle transition; test_connection, sync, reconcile), not the add permission a
+    POST otherwise maps to. Token write ability is still enforced by the parent class."""
 
-    perms_map = {**TokenPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+    def __init__(self, action):
+        super().__init__()
+        self.perms_map = {**TokenPermissions.perms_map, "POST": [f"%(app_label)s.{action}_%(model_name)s"]}
 
 
-def changeable_fabric(request, pk):
-    """The fabric, if the user may see it (else 404) and change it (else 403)."""
+# The custom action -> the permission it needs.
+ACTION_PERMISSIONS = {
+    "transition": "change",
+    "test_connection": "test_connection",
+    "sync": "sync",
+    "reconcile": "reconcile",
+}
+
+
+def fabric_for(request, pk, action):
+    """The fabric, if the user may see it (else 404) and do `action` on it (else 403)."""
     fabric = get_object_or_404(HedgehogFabric.objects.restrict(request.user, "view"), pk=pk)
-    if not HedgehogFabric.objects.restrict(request.user, "change").filter(pk=fabric.pk).exists():
-        raise PermissionDenied(_("You do not have permission to change this fabric."))
+    if not request.user.has_perm(f"netbox_hedgehog.{action}_hedgehogfabric", obj=fabric):
+        raise PermissionDenied(
+            _("You do not have permission to {action} this fabric.").format(action=action.replace("_", " "))
+        )
     return fabric
 
 
@@ -67,8 +82,8 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
     filterset_class = filtersets.HedgehogFabricFilterSet
 
     def get_permissions(self):
-        if self.action in ("transition", "test_connection", "sync", "reconcile"):
-            return [TokenChangePermission()]
+        if self.action in ACTION_PERMISSIONS:
+            return [TokenActionPermission(ACTION_PERMISSIONS[self.action])]
         return super().get_permissions()
 
     @extend_schema(
@@ -79,9 +94,9 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
         """Start a connection test (202 with the job). While one is pending or running, answer with it.
 
         The fabric moves to testing at once; the job ends it connected or failed. 409 when the fabric
-        is decommissioned. Needs the change permission on the fabric.
+        is decommissioned. Needs the test_connection permission on the fabric.
         """
-        fabric = changeable_fabric(request, pk)
+        fabric = fabric_for(request, pk, "test_connection")
         try:
             job, created = request_test(fabric, user=request.user)
         except InvalidTransition as exc:
@@ -97,9 +112,9 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
     def sync(self, request, pk):
         """Start a sync (202 with the job); while a sync or reconciliation is pending or running, answer
         with it. 409 with the reason when the fabric cannot sync (not connected, in maintenance,
-        decommissioned). Needs the change permission on the fabric.
+        decommissioned). Needs the sync permission on the fabric.
         """
-        fabric = changeable_fabric(request, pk)
+        fabric = fabric_for(request, pk, "sync")
         try:
             job, created = request_sync(fabric, user=request.user)
         except InvalidTransition as exc:
@@ -127,9 +142,9 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
 
         A dry run (the default) answers 200 with every planned action (for apply, judged by the
         cluster with dryRun=All) and changes nothing. Otherwise 202 with the job. 409 with the reason
-        when the fabric cannot sync now.
+        when the fabric cannot sync now. Needs the reconcile permission on the fabric.
         """
-        fabric = changeable_fabric(request, pk)
+        fabric = fabric_for(request, pk, "reconcile")
         body = serializers.ReconcileRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         options = body.validated_data
@@ -163,7 +178,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
         409 when the table or a consistency rule refuses (the body names the current state and the
         allowed targets); 400 for an unknown status.
         """
-        fabric = changeable_fabric(request, pk)
+        fabric = fabric_for(request, pk, "change")
         body = serializers.TransitionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with transaction.atomic():

@@ -237,6 +237,14 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         ordering = ("name",)
         verbose_name = _("fabric")
         verbose_name_plural = _("fabrics")
+        # The actions on a fabric that reach its cluster, each a permission of its own (checked as
+        # netbox_hedgehog.<action>_hedgehogfabric, like NetBox's core.sync_datasource), so that
+        # who may edit a fabric and who may run work against its cluster can differ.
+        permissions = [
+            ("test_connection", "Test the connection to the fabric's cluster"),
+            ("sync", "Sync the fabric from its cluster"),
+            ("reconcile", "Reconcile the fabric's cluster with NetBox (writes to the cluster)"),
+        ]
         constraints = _constraints()
         indexes = [
             models.Index(fields=["status", "connection_status", "sync_status"], name="nbhh_fabric_states"),

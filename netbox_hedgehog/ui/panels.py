@@ -5,9 +5,14 @@ from ..choices import FabricStatusChoices, ResourceSyncStateChoices
 from ..state import machine
 
 
+def may(ctx, action) -> bool:
+    """Whether the viewer may do `action` on this fabric (its object permission constraints
+    included): change, test_connection, sync, reconcile."""
+    return ctx["request"].user.has_perm(f"netbox_hedgehog.{action}_hedgehogfabric", obj=ctx["object"])
+
+
 def may_change_fabric(ctx) -> bool:
-    """Whether the viewer may change this fabric (its object permission constraints included)."""
-    return ctx["request"].user.has_perm("netbox_hedgehog.change_hedgehogfabric", obj=ctx["object"])
+    return may(ctx, "change")
 
 
 class FabricPanel(panels.ObjectAttributesPanel):
@@ -51,8 +56,7 @@ class ClusterConnectionPanel(panels.ObjectPanel):
     def get_context(self, context):
         ctx = super().get_context(context)
         fabric = ctx["object"]
-        may_change = may_change_fabric(ctx)
-        ctx["can_test"] = may_change and fabric.status != "decommissioned"
+        ctx["can_test"] = may(ctx, "test_connection") and fabric.status != machine.DECOMMISSIONED
         return ctx
 
 
@@ -70,10 +74,12 @@ class FabricResourcesPanel(panels.ObjectPanel):
             (value, label, ResourceSyncStateChoices.colors.get(value), summary.get(value, 0))
             for value, label, *_ in ResourceSyncStateChoices.CHOICES
         ]
-        may_change = may_change_fabric(ctx)
-        ctx["can_sync"] = may_change and "syncing" in fabric.available_transitions("sync_status")
-        ctx["why_not"] = "" if ctx["can_sync"] else _sync_refusal(fabric)
-        ctx["may_change"] = may_change
+        may_sync, may_reconcile = may(ctx, "sync"), may(ctx, "reconcile")
+        possible = machine.SYNCING in fabric.available_transitions(machine.SYNC)
+        ctx["can_sync"] = may_sync and possible
+        ctx["can_reconcile"] = may_reconcile and possible
+        ctx["why_not"] = "" if possible else _sync_refusal(fabric)
+        ctx["may_change"] = may_sync or may_reconcile
         return ctx
 
 

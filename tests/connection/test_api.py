@@ -50,7 +50,11 @@ class TestConnectionEndpointTest(ConnectionAPITestCase):
     def setUp(self):
         super().setUp()
         self.fabric = HedgehogFabric.objects.create(name="dc1")
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
 
     def test_a_test_request_answers_202_with_the_job_and_moves_the_fabric_to_testing(self):
         response = self.post_test(self.fabric)
@@ -155,8 +159,13 @@ class TestConnectionPermissionTest(ConnectionAPITestCase):
         self.assertHttpStatus(self.post_test(self.fabric), status.HTTP_403_FORBIDDEN)
         self.assertNoTestStarted()
 
-    def test_add_permission_is_not_change_permission(self):
+    def test_add_permission_is_not_the_test_connection_permission(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.add_hedgehogfabric")
+        self.assertHttpStatus(self.post_test(self.fabric), status.HTTP_403_FORBIDDEN)
+        self.assertNoTestStarted()
+
+    def test_the_change_permission_alone_does_not_test_the_connection(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
         self.assertHttpStatus(self.post_test(self.fabric), status.HTTP_403_FORBIDDEN)
         self.assertNoTestStarted()
 
@@ -166,13 +175,19 @@ class TestConnectionPermissionTest(ConnectionAPITestCase):
         self.assertNoTestStarted()
 
     def test_a_read_only_token_is_refused(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         Token.objects.filter(pk=self.token.pk).update(write_enabled=False)
         self.assertHttpStatus(self.post_test(self.fabric), status.HTTP_403_FORBIDDEN)
         self.assertNoTestStarted()
 
     def test_object_permission_constraints_are_honoured(self):
-        perm = ObjectPermission(name="other only", actions=["view", "change"], constraints={"name": "other"})
+        perm = ObjectPermission(
+            name="other only", actions=["view", "change", "test_connection"], constraints={"name": "other"}
+        )
         perm.save()
         perm.users.add(self.user)
         perm.object_types.add(ObjectType.objects.get_for_model(HedgehogFabric))
@@ -181,10 +196,12 @@ class TestConnectionPermissionTest(ConnectionAPITestCase):
         self.assertHttpStatus(self.post_test(self.other), status.HTTP_202_ACCEPTED)
         self.assertEqual(jobs_of(self.other).count(), 1)
 
-    def test_a_fabric_visible_but_not_changeable_is_403(self):
+    def test_a_fabric_visible_but_not_testable_is_403(self):
         view = ObjectPermission(name="view all", actions=["view"])
         view.save()
-        change = ObjectPermission(name="change other", actions=["change"], constraints={"name": "other"})
+        change = ObjectPermission(
+            name="test other", actions=["test_connection"], constraints={"name": "other"}
+        )
         change.save()
         object_type = ObjectType.objects.get_for_model(HedgehogFabric)
         for perm in (view, change):
@@ -417,7 +434,11 @@ class ConnectionTestThroughTheAPITest(ConnectionAPITestCase):
 
     def setUp(self):
         super().setUp()
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
 
     def test_a_queued_test_ends_connected_and_the_api_shows_what_it_found(self):
         fabric = HedgehogFabric.objects.create(name="dc1")

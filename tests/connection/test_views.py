@@ -42,20 +42,28 @@ class FabricPageTest(TestCase):
         self.assertHttpStatus(response, 200)
         return response.content.decode()
 
-    def test_the_button_is_offered_with_the_change_permission(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+    def test_the_button_is_offered_with_the_test_connection_permission(self):
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         content = self.page()
         self.assertIn(BUTTON, content)
         self.assertIn(f'action="{url_to_test(self.fabric)}"', content)
 
-    def test_without_the_change_permission_there_is_no_button(self):
+    def test_without_the_test_connection_permission_there_is_no_button(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric")
         content = self.page()
         self.assertNotIn(BUTTON, content)
         self.assertNotIn(url_to_test(self.fabric), content)
 
     def test_a_decommissioned_fabric_has_no_button(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         transition(self.fabric, "status", "active")
         transition(self.fabric, "status", "decommissioned")
         self.assertNotIn(url_to_test(self.fabric), self.page())
@@ -93,7 +101,10 @@ class FabricPageTest(TestCase):
 
     def test_the_jobs_tab_lists_the_fabrics_tests(self):
         self.add_permissions(
-            "netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric", "core.view_job"
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+            "core.view_job",
         )
         self.client.post(url_to_test(self.fabric))
         (job,) = ConnectionTestJob.get_jobs(self.fabric)
@@ -110,7 +121,11 @@ class TestConnectionViewTest(TestCase):
         self.fabric = with_token()
 
     def test_a_post_queues_one_test_and_a_second_reuses_it(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         response = self.client.post(url_to_test(self.fabric), follow=True)
         (job,) = ConnectionTestJob.get_jobs(self.fabric)
         self.assertContains(response, f"Connection test queued as job #{job.pk}")
@@ -124,7 +139,11 @@ class TestConnectionViewTest(TestCase):
         self.assertEqual(ConnectionTestJob.get_jobs(self.fabric).count(), 1)
 
     def test_a_get_starts_nothing(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         self.assertHttpStatus(self.client.get(url_to_test(self.fabric)), 302)
         self.assertEqual(Job.objects.count(), 0)
 
@@ -143,7 +162,9 @@ class TestConnectionViewTest(TestCase):
 
     def test_object_permission_constraints_are_honoured(self):
         other = with_token("other")
-        perm = ObjectPermission(name="other only", actions=["view", "change"], constraints={"name": "other"})
+        perm = ObjectPermission(
+            name="other only", actions=["view", "change", "test_connection"], constraints={"name": "other"}
+        )
         perm.save()
         perm.users.add(self.user)
         perm.object_types.add(ObjectType.objects.get_for_model(HedgehogFabric))
@@ -153,7 +174,11 @@ class TestConnectionViewTest(TestCase):
         self.assertEqual(ConnectionTestJob.get_jobs(other).count(), 1)
 
     def test_a_decommissioned_fabric_is_refused_with_the_reason(self):
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         transition(self.fabric, "status", "active")
         transition(self.fabric, "status", "decommissioned")
         response = self.client.post(url_to_test(self.fabric), follow=True)
@@ -165,7 +190,11 @@ class CredentialsFormTest(TestCase):
     def setUp(self):
         super().setUp()
         self.fabric = with_token()
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.change_hedgehogfabric",
+            "netbox_hedgehog.test_connection_hedgehogfabric",
+        )
         self.edit_url = reverse("plugins:netbox_hedgehog:hedgehogfabric_edit", kwargs={"pk": self.fabric.pk})
 
     def form_data(self, **fields):

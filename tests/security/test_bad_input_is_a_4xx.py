@@ -49,7 +49,12 @@ MALFORMED = {
 class ActionsWithABadIdTest(APITestCase):
     def setUp(self):
         super().setUp()
-        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.add_permissions(
+            *(
+                f"netbox_hedgehog.{a}_hedgehogfabric"
+                for a in ("view", "change", "test_connection", "sync", "reconcile")
+            )
+        )
 
     def test_a_non_integer_id_on_every_action_answers_404(self):
         for action in ACTIONS:

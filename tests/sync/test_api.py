@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 WIRING = "wiring.githedgehog.com"
 
 
-def client_for(fabric, actions=("view", "change")):
+def client_for(fabric, actions=("view", "change", "sync", "reconcile")):
     user = get_user_model().objects.create_user(username=f"u-{'-'.join(actions)}")
     perm = ObjectPermission.objects.create(name=f"p-{user.username}", actions=list(actions))
     perm.users.add(user)
@@ -55,7 +55,7 @@ def test_post_sync_is_409_with_the_reason_when_the_fabric_cannot_sync(cluster, f
     assert response.data["code"] == "in_maintenance" and "maintenance" in response.data["detail"]
 
 
-def test_sync_and_reconcile_need_the_change_permission(cluster, fabric):
+def test_sync_and_reconcile_need_their_own_permissions(cluster, fabric):
     client, _ = client_for(fabric, actions=("view",))
     assert client.post(url(fabric, "sync")).status_code == 403
     assert client.post(url(fabric, "reconcile"), {"direction": "apply"}, format="json").status_code == 403
@@ -101,3 +101,12 @@ def test_the_fabric_page_offers_sync_and_reconcile_and_the_reconcile_page_previe
     assert response.status_code == 302
     assert FabricSyncJob.get_jobs(fabric).count() == 2
     assert HedgehogResource.objects.filter(fabric=fabric).exists()
+
+
+def test_the_change_permission_alone_neither_syncs_nor_reconciles(cluster, fabric):
+    client, _ = client_for(fabric, actions=("view", "change"))
+    assert client.post(url(fabric, "sync")).status_code == 403
+    assert client.post(url(fabric, "reconcile"), {"direction": "apply"}, format="json").status_code == 403
+    sync_only, _ = client_for(fabric, actions=("view", "sync"))
+    assert sync_only.post(url(fabric, "reconcile"), {"direction": "apply"}, format="json").status_code == 403
+    assert sync_only.post(url(fabric, "sync")).status_code == 202
