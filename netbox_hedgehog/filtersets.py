@@ -15,6 +15,7 @@ from .choices import (
     TriggerChoices,
 )
 from .models import HedgehogFabric, HedgehogResource, StateTransition
+from .models.fabric import required_action_q
 from .state import kinds, machine
 
 __all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransitionFilterSet")
@@ -23,15 +24,6 @@ __all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransit
 STATE_VALUES = [("", "(none)")] + [
     (value, value) for value in dict.fromkeys(v for field in machine.FIELDS for v in machine.VALUES[field])
 ]
-
-
-def required_action_q(actions):
-    """A Q selecting the fabrics whose combination of states asks for one of `actions`."""
-    q = Q(pk__in=[])
-    for action in actions:
-        for status, connection_status, sync_status in machine.triples_requiring(action):
-            q |= Q(status=status, connection_status=connection_status, sync_status=sync_status)
-    return q
 
 
 @register_filterset

@@ -1,9 +1,12 @@
 import strawberry_django
+from django.db.models import Q
+from netbox.graphql.filter_lookups import IntegerLookup
 from netbox.graphql.filters import BaseModelFilter, NetBoxModelFilter, register_filter
 from strawberry.scalars import ID
 from strawberry_django import DatetimeFilterLookup, StrFilterLookup
 
 from .. import models
+from ..models.fabric import required_action_q
 
 __all__ = ("HedgehogFabricFilter", "HedgehogResourceFilter", "StateTransitionFilter")
 
@@ -17,6 +20,12 @@ class HedgehogFabricFilter(NetBoxModelFilter):
     sync_status: StrFilterLookup | None = strawberry_django.filter_field()
     last_validated: DatetimeFilterLookup | None = strawberry_django.filter_field()
     last_sync: DatetimeFilterLookup | None = strawberry_django.filter_field()
+    sync_interval: IntegerLookup | None = strawberry_django.filter_field()
+
+    @strawberry_django.filter_field
+    def required_action(self, value: list[str], prefix: str) -> Q:
+        """Fabrics whose states ask for one of these actions (RequiredActionChoices values)."""
+        return required_action_q(value, prefix)
 
 
 @register_filter(models.StateTransition, lookups=True)

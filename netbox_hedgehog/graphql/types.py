@@ -38,6 +38,8 @@ FABRIC_FIELDS = [
     "kubernetes_verify_tls",
     "kubernetes_allow_http",
     "kubeconfig_context",
+    "sync_summary",
+    "sync_interval",
     "created",
     "last_updated",
 ]

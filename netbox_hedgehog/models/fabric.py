@@ -70,6 +70,22 @@ FACT_IS_SET = {
 }
 
 
+def required_action_q(actions, prefix: str = "") -> Q:
+    """A Q selecting the fabrics whose combination of states asks for one of `actions` (the required
+    action is computed, never stored: it is the machine's function of the three states)."""
+    q = Q(**{f"{prefix}pk__in": []})
+    for action in actions:
+        for status, connection_status, sync_status in m.triples_requiring(action):
+            q |= Q(
+                **{
+                    f"{prefix}status": status,
+                    f"{prefix}connection_status": connection_status,
+                    f"{prefix}sync_status": sync_status,
+                }
+            )
+    return q
+
+
 def _rule_condition(rule):
     """The Q that holds exactly when a fabric row breaks `rule`."""
     q = Q()
