@@ -72,8 +72,9 @@ def _create_fleet(size, hanging, cluster, hole):
             kubernetes_ca_cert=cluster.ca_pem,
         )
         fabric.set_secret("kubernetes_token", cluster.token)
-        fabric.save()  # new connection settings: testing, and a connection test queued on commit
+        fabric.save()
         transition(fabric, m.STATUS, m.ACTIVE, trigger=TriggerChoices.MANUAL, reason="bench")
+        transition(fabric, m.CONNECTION, m.TESTING, trigger=TriggerChoices.CONNECTION_TEST, reason="bench")
         transition(fabric, m.CONNECTION, m.CONNECTED, trigger=TriggerChoices.CONNECTION_TEST, reason="bench")
         fabrics.append((fabric, black_hole))
     return fabrics

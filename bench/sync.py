@@ -49,7 +49,7 @@ def _fabric(cluster, name):
     fabric.set_secret("kubernetes_token", TOKEN)
     fabric.save()
     fabric.refresh_from_db()
-    for to in ("connected",):
+    for to in ("testing", "connected"):
         transition(fabric, "connection_status", to, trigger="connection_test")
     transition(fabric, "status", "active")
     return fabric

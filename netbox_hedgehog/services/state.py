@@ -19,6 +19,7 @@ them).
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from core.choices import ObjectChangeActionChoices
@@ -203,31 +204,68 @@ def _values(steps, now, details=None) -> dict:
     return values
 
 
-def _history_columns():
-    """The history table's columns, from its model (the id is the database's)."""
-    return [f for f in StateTransition._meta.concrete_fields if not f.primary_key]
+HISTORY_ROW = ("field", "previous", "new", "trigger", "reason")  # what differs between a write's rows
+HISTORY_SHARED = ("user", "job")  # what a write's rows share, besides the fabric and the time
+
+
+@functools.cache
+def _statement(assigned: tuple[tuple[str, bool], ...], first_field: str, rows: int) -> str:
+    """The text of the one statement of a write, built from both models' metadata (once per shape:
+    which fabric fields are assigned, which of them take the time, how many history rows)."""
+    qn = connection.ops.quote_name
+    fabric_meta, history_meta = HedgehogFabric._meta, StateTransition._meta
+    assignments = [
+        f"{qn(fabric_meta.get_field(name).column)} = " + ("clock_timestamp()" if timed else "%s")
+        for name, timed in assigned
+    ]
+    columns = [f for f in history_meta.concrete_fields if not f.primary_key]
+    varying = [c for c in columns if c.name in HISTORY_ROW]
+    select = []
+    for column in columns:
+        if column.name in HISTORY_ROW:
+            select.append(f"v.{qn(column.column)}")
+        elif column.name == "fabric":
+            select.append("changed.id")
+        elif column.name == "time":
+            select.append("changed.t")
+        elif column.name in HISTORY_SHARED:
+            select.append(f"%s::{column.db_type(connection)}")
+        else:
+            raise ValueError(f"StateTransition.{column.name}: the state service does not know what to write")
+    if [c.name for c in varying] != list(HISTORY_ROW) or [
+        c.name for c in columns if c.name in HISTORY_SHARED
+    ] != list(HISTORY_SHARED):
+        raise ValueError("StateTransition's columns are not in the order the state service writes them")
+    changed_at = qn(fabric_meta.get_field(f"{first_field}_changed").column)
+    one_row = "(" + ", ".join(["%s"] * len(varying)) + ")"
+    return (
+        f"WITH changed AS (UPDATE {qn(fabric_meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE id = %s AND status = %s AND connection_status = %s AND sync_status = %s "
+        f"RETURNING id, {changed_at} AS t) "
+        f"INSERT INTO {qn(history_meta.db_table)} ({', '.join(qn(c.column) for c in columns)}) "
+        f"SELECT {', '.join(select)} FROM changed "
+        f"CROSS JOIN (VALUES {', '.join([one_row] * rows)}) AS v({', '.join(qn(c.column) for c in varying)}) "
+        f"RETURNING id, {qn('field')}, {qn('time')}"
+    )
 
 
 def _write(fabric, expected: m.State, steps, trigger, user, job, details):
     """Write the steps if the stored triple is still `expected`; return (history rows, time) or None.
 
-    One statement: a data-modifying CTE updates the fabric row on the condition and inserts the
-    history rows only for a row it updated. It is atomic on its own and costs one round trip,
-    which is what keeps a transition close to the floor of `make bench`. Both tables' columns come
-    from the models' metadata. The time is the database's clock_timestamp(), which the UPDATE
-    evaluates once it holds the row (after waiting for a concurrent writer), and which the history
-    rows take from the UPDATE's RETURNING: a later write always carries a later time.
+    One statement (`_statement`): a data-modifying CTE updates the fabric row on the condition and
+    inserts the history rows only for a row it updated. It is atomic on its own and costs one round
+    trip, which is what keeps a transition close to the floor of `make bench`. The time is the
+    database's clock_timestamp(), which the UPDATE evaluates once it holds the row (after waiting
+    for a concurrent writer), and which the history rows take from the UPDATE's RETURNING: a later
+    write always carries a later time.
     """
-    qn = connection.ops.quote_name
     fabric_meta = HedgehogFabric._meta
-    assignments, params = [], []
-    for name, value in _values(steps, NOW, details).items():
-        field = fabric_meta.get_field(name)
-        if value is NOW:
-            assignments.append(f"{qn(field.column)} = clock_timestamp()")
-        else:
-            assignments.append(f"{qn(field.column)} = %s")
-            params.append(field.get_db_prep_save(value, connection))
+    values = _values(steps, NOW, details)
+    params = [
+        fabric_meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in values.items()
+        if value is not NOW
+    ]
     rows = [
         {
             "field": step.field,
@@ -238,34 +276,9 @@ def _write(fabric, expected: m.State, steps, trigger, user, job, details):
         }
         for step in steps
     ]
-    shared = {"user": user.pk if user else None, "job": job.pk if job else None}
-    columns = _history_columns()
-    varying = [c for c in columns if c.name in rows[0]]
-    select, shared_params = [], []
-    for column in columns:
-        if column.name in rows[0]:
-            select.append(f"v.{qn(column.column)}")
-        elif column.name == "fabric":
-            select.append("changed.id")
-        elif column.name == "time":
-            select.append("changed.t")
-        elif column.name in shared:
-            select.append(f"%s::{column.db_type(connection)}")
-            shared_params.append(shared[column.name])
-        else:
-            raise ValueError(f"StateTransition.{column.name}: the state service does not know what to write")
-    changed_at = qn(fabric_meta.get_field(f"{steps[0].field}_changed").column)
-    one_row = "(" + ", ".join(["%s"] * len(varying)) + ")"
-    sql = (
-        f"WITH changed AS (UPDATE {qn(fabric_meta.db_table)} SET {', '.join(assignments)} "
-        f"WHERE id = %s AND status = %s AND connection_status = %s AND sync_status = %s "
-        f"RETURNING id, {changed_at} AS t) "
-        f"INSERT INTO {qn(StateTransition._meta.db_table)} ({', '.join(qn(c.column) for c in columns)}) "
-        f"SELECT {', '.join(select)} FROM changed "
-        f"CROSS JOIN (VALUES {', '.join([one_row] * len(rows))}) AS v({', '.join(qn(c.column) for c in varying)}) "
-        f"RETURNING id, {qn('field')}, {qn('time')}"
-    )
-    params += [fabric.pk, *expected.triple, *shared_params, *(row[c.name] for row in rows for c in varying)]
+    sql = _statement(tuple((name, value is NOW) for name, value in values.items()), steps[0].field, len(rows))
+    params += [fabric.pk, *expected.triple, user.pk if user else None, job.pk if job else None]
+    params += [row[name] for row in rows for name in HISTORY_ROW]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
