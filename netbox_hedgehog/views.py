@@ -11,6 +11,7 @@ from netbox.views.generic.base import BaseObjectView
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
+from .choices import ReconcileDirectionChoices
 from .jobs import request_reconcile, request_sync, request_test
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
@@ -200,7 +201,7 @@ class HedgehogFabricReconcileView(BaseObjectView):
 
     def get(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)
-        form = forms.ReconcileForm(initial={"direction": "apply"})
+        form = forms.ReconcileForm(initial={"direction": ReconcileDirectionChoices.APPLY})
         return render(request, self.template_name, {"object": fabric, "form": form, "plan": None})
 
     def post(self, request, pk):

@@ -4,6 +4,7 @@ from netbox.forms import NetBoxModelForm
 from utilities.forms.fields import CommentField
 from utilities.forms.rendering import FieldSet
 
+from ..choices import ReconcileDirectionChoices
 from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric
 from ..models.fabric import SECRET_FIELDS
@@ -126,10 +127,7 @@ class LifecycleTransitionForm(forms.Form):
 class ReconcileForm(forms.Form):
     direction = forms.ChoiceField(
         label=_("Direction"),
-        choices=(
-            ("apply", _("Apply: make the cluster match NetBox")),
-            ("adopt", _("Adopt: make NetBox match the cluster")),
-        ),
+        choices=ReconcileDirectionChoices,
         widget=forms.RadioSelect,
     )
     prune = forms.BooleanField(

@@ -6,7 +6,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.worker import Worker
 
-from netbox_hedgehog.jobs import ConnectionTestJob, request_test_after_edit
+from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.services.state import transition
 from tests.support.settings import plugin_settings  # noqa: F401  (re-exported)
@@ -91,8 +91,6 @@ def connected_fabric(cluster, name="dc1"):
 
 def sync(fabric):
     """Run a sync in-process (a real JobRunner run); the fabric is refreshed."""
-    from netbox_hedgehog.jobs import FabricSyncJob
-
     FabricSyncJob.enqueue(instance=fabric, immediate=True)
     fabric.refresh_from_db()
     return fabric
