@@ -47,6 +47,8 @@ class HedgehogConfig(PluginConfig):
         # Drift ignore rules: {kind or "*": [JSON pointers from the object root, "*" for any key]},
         # e.g. {"VPC": ["/spec/subnets/*/dhcp/range"]}.
         "drift_ignore": {},
+        # Hours in maintenance after which the fabric's review alert opens.
+        "maintenance_review_after": 24,
     }
 
     def ready(self):
@@ -59,7 +61,9 @@ class HedgehogConfig(PluginConfig):
             plugin_settings.validate()
         except ValueError as exc:
             raise ImproperlyConfigured(f"netbox_hedgehog: {exc}") from exc
-        from . import jobs, signals  # noqa: F401  (the system job and the receivers register)
+        from . import dashboard, events, jobs, signals  # noqa: F401  (jobs, receivers, the widget register)
+
+        events.register()
 
 
 config = HedgehogConfig

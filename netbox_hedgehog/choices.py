@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from utilities.choices import ChoiceSet
 
+from .state import alerts as a
 from .state import machine as m
 from .state import resources as r
 
@@ -71,6 +72,9 @@ class TriggerChoices(ChoiceSet):
     WATCH = "watch"
     RECONCILIATION = "reconciliation"
     REAPER = "reaper"
+    VALIDATION = "validation"
+    MAINTENANCE_WINDOW = "maintenance_window"
+    ARGOCD = "argocd"
 
     CHOICES = [
         (CREATED, _("Created"), "gray"),
@@ -85,6 +89,9 @@ class TriggerChoices(ChoiceSet):
         (WATCH, _("Watch event"), "teal"),
         (RECONCILIATION, _("Reconciliation"), "indigo"),
         (REAPER, _("Stale operation reaper"), "orange"),
+        (VALIDATION, _("Forced validation"), "red"),
+        (MAINTENANCE_WINDOW, _("Maintenance window"), "orange"),
+        (ARGOCD, _("Argo CD"), "indigo"),
     ]
 
 
@@ -219,3 +226,44 @@ class ReconcileOutcomeChoices(ChoiceSet):
         (SKIPPED, _("Skipped"), "gray"),
     ]
     UNSUCCESSFUL = (REFUSED, FAILED)
+
+
+class AlertTypeChoices(ChoiceSet):
+    """What an alert is about (state/alerts.py has the rules that open them)."""
+
+    CHOICES = [
+        (a.CONNECTION_FAILURE, _("Connection failure"), "red"),
+        (a.SYNC_ERROR, _("Sync error"), "orange"),
+        (a.DRIFT, _("Drift"), "yellow"),
+        (a.STATE_INCONSISTENCY, _("State inconsistency"), "red"),
+        (a.MAINTENANCE_OVERDUE, _("Maintenance overdue"), "orange"),
+        (a.APPLY_REJECTED, _("Apply rejected"), "orange"),
+        (a.GIT_AUTH_FAILURE, _("Git authentication failure"), "red"),
+        (a.GIT_UNREACHABLE, _("Git repository unreachable"), "orange"),
+        (a.SWITCH_STALE, _("Switch stale"), "orange"),
+        (a.SWITCH_APPLY_PENDING, _("Switch apply pending"), "yellow"),
+    ]
+
+
+class AlertSeverityChoices(ChoiceSet):
+    CHOICES = [
+        (a.HIGH, _("High"), "red"),
+        (a.MEDIUM, _("Medium"), "orange"),
+        (a.LOW, _("Low"), "yellow"),
+    ]
+
+
+class AlertStatusChoices(ChoiceSet):
+    CHOICES = [
+        (a.ACTIVE, _("Active"), "red"),
+        (a.ACKNOWLEDGED, _("Acknowledged"), "blue"),
+        (a.SUPPRESSED, _("Suppressed"), "gray"),
+        (a.RESOLVED, _("Resolved"), "green"),
+    ]
+
+
+class AlertResolutionChoices(ChoiceSet):
+    CHOICES = [
+        (a.AUTOMATIC, _("Automatic (the condition cleared)"), "green"),
+        (a.MANUAL, _("By hand"), "blue"),
+    ]

@@ -6,6 +6,10 @@ from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
 from utilities.filtersets import register_filterset
 
 from .choices import (
+    AlertResolutionChoices,
+    AlertSeverityChoices,
+    AlertStatusChoices,
+    AlertTypeChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
@@ -14,11 +18,17 @@ from .choices import (
     SyncStatusChoices,
     TriggerChoices,
 )
-from .models import HedgehogFabric, HedgehogResource, StateTransition
+from .models import HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
 from .models.fabric import required_action_q
+from .state import alerts as alert_rules
 from .state import kinds, machine
 
-__all__ = ("HedgehogFabricFilterSet", "HedgehogResourceFilterSet", "StateTransitionFilterSet")
+__all__ = (
+    "HedgehogFabricFilterSet",
+    "HedgehogResourceFilterSet",
+    "ReconciliationAlertFilterSet",
+    "StateTransitionFilterSet",
+)
 
 # Every value a state field can hold, once ("" is the previous state of a creation row).
 STATE_VALUES = [("", "(none)")] + [
@@ -39,6 +49,11 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
         choices=RequiredActionChoices,
         method="filter_required_action",
         label=_("Required action"),
+    )
+    open_alert = django_filters.MultipleChoiceFilter(
+        choices=AlertSeverityChoices,
+        method="filter_open_alert",
+        label=_("Open alert of severity"),
     )
 
     class Meta:
@@ -67,6 +82,15 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
         if not value.strip():
             return queryset
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+    def filter_open_alert(self, queryset, name, value):
+        """Fabrics with an open alert of one of these severities."""
+        if not value:
+            return queryset
+        q = Q(pk__in=[])
+        for alert_type in alert_rules.TYPES:
+            q |= Q(**{f"open_alerts__{alert_type}__in": list(value)})
+        return queryset.filter(q)
 
     def filter_required_action(self, queryset, name, value):
         if not value:
@@ -153,4 +177,47 @@ class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
             return queryset
         return queryset.filter(
             Q(name__icontains=value) | Q(kind__iexact=value) | Q(sync_error__icontains=value)
+        )
+
+
+@register_filterset
+class ReconciliationAlertFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
+    type = django_filters.MultipleChoiceFilter(choices=AlertTypeChoices, distinct=False, null_value=None)
+    severity = django_filters.MultipleChoiceFilter(
+        choices=AlertSeverityChoices, distinct=False, null_value=None
+    )
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatusChoices, distinct=False, null_value=None)
+    resolution = django_filters.MultipleChoiceFilter(
+        choices=AlertResolutionChoices, distinct=False, null_value=None
+    )
+    is_open = django_filters.BooleanFilter(
+        method="filter_is_open", label=_("Open (active, acknowledged or suppressed)")
+    )
+    resource_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=HedgehogResource.objects.all(), distinct=False, label=_("Resource (ID)")
+    )
+    # first_seen_after / _before, last_seen_after / _before (ISO 8601)
+    first_seen = django_filters.DateTimeFromToRangeFilter()
+    last_seen = django_filters.DateTimeFromToRangeFilter()
+
+    class Meta:
+        model = ReconciliationAlert
+        fields = ("id", "occurrences", "resolved_at", "acknowledged_at")
+
+    def filter_is_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return (
+            queryset.filter(status__in=alert_rules.OPEN)
+            if value
+            else queryset.exclude(status__in=alert_rules.OPEN)
+        )
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(
+            Q(fabric__name__icontains=value)
+            | Q(message__icontains=value)
+            | Q(resource__name__icontains=value)
         )

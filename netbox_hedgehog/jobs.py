@@ -27,8 +27,10 @@ from . import settings
 from .choices import TriggerChoices
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric
-from .services import connection, reconcile, sync
+from .services import alerts, connection, reconcile, sync
+from .services import state as state_service
 from .services.state import InvalidTransition, transition
+from .state import alerts as alert_rules
 from .state import machine as m
 
 # A job is queued when the transaction that created it commits: one this young may not have
@@ -357,7 +359,19 @@ class ReconcileJob(FabricSyncFamily):
         name = "Hedgehog fabric reconciliation"
 
     @classmethod
-    def begin(cls, fabric, *, job, user, trigger, reason, direction=reconcile.APPLY, prune=False, **options):
+    def begin(
+        cls,
+        fabric,
+        *,
+        job,
+        user,
+        trigger,
+        reason,
+        direction=reconcile.APPLY,
+        prune=False,
+        only=None,
+        **options,
+    ):
         super().begin(
             fabric,
             job=job,
@@ -366,7 +380,7 @@ class ReconcileJob(FabricSyncFamily):
             reason=reason or reconcile.describe_request(direction, prune),
         )
 
-    def run(self, *args, direction=reconcile.APPLY, prune=False, **kwargs):
+    def run(self, *args, direction=reconcile.APPLY, prune=False, only=None, **kwargs):
         fabric = self.fabric()
         try:
             self.job.data = reconcile.reconcile(
@@ -377,6 +391,7 @@ class ReconcileJob(FabricSyncFamily):
                 user=self.job.user,
                 job=self.job,
                 log=self.logger.info,
+                only=only,
             )
         except KubeFailure as failure:
             self.job.data = {"error": {"code": failure.code, "message": failure.message}}
@@ -387,14 +402,18 @@ class ReconcileJob(FabricSyncFamily):
             self.fail(fabric.sync_error)
 
 
-def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None):
+def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None, only=None):
     """Start a reconciliation job: syncing now (refused with the reason when it cannot), one job.
 
-    Returns (job, created); a pending or running sync or reconciliation is returned instead.
+    Returns (job, created); a pending or running sync or reconciliation is returned instead. `only`
+    limits it to those resources (ids).
     """
     if direction not in reconcile.DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(reconcile.DIRECTIONS)}, not {direction!r}")
-    return ReconcileJob.request(fabric, user=user, direction=direction, prune=prune)
+    options = {"direction": direction, "prune": prune}
+    if only is not None:
+        options["only"] = [int(pk) for pk in only]
+    return ReconcileJob.request(fabric, user=user, **options)
 
 
 def pending_sync_job(fabric):
@@ -449,3 +468,34 @@ class FabricHealthCheckJob(JobRunner):
         summary["reaped_syncs"] = len(reaped)
         summary["scheduled_syncs"] = keep_periodic_syncs(log=log)
         self.job.data = summary
+
+
+# --- alerts: resolving by hand runs the alert's follow-up -------------------------------------------
+
+
+def resolve_alert(alert, *, user=None, note=""):
+    """Resolve an alert by hand and run its follow-up through the services, recorded on the alert:
+    a connection alert queues a connection test, a sync error (or drift) a sync, an apply rejected a
+    reconcile of that resource, an inconsistency a validation. That is the specification's "alert
+    resolution updates fabric states". Returns the alert."""
+    alerts.resolve(alert, user=user, note=note)
+    follow_up = (alert.rule.follow_up if alert.rule else None) or ""
+    fabric = HedgehogFabric.objects.get(pk=alert.fabric_id)
+    job, text = None, ""
+    try:
+        if follow_up == alert_rules.TEST_CONNECTION:
+            job, created = request_test(fabric, user=user, reason=f"Alert #{alert.pk} resolved by hand")
+            text = f"Connection test {'queued' if created else 'already running'}: job #{job.pk}"
+        elif follow_up == alert_rules.SYNC:
+            job, created = request_sync(fabric, user=user, reason=f"Alert #{alert.pk} resolved by hand")
+            text = f"Sync {'queued' if created else 'already running'}: job #{job.pk}"
+        elif follow_up == alert_rules.RECONCILE and alert.resource_id:
+            job, created = request_reconcile(fabric, reconcile.APPLY, user=user, only=[alert.resource_id])
+            text = f"Reconcile of {alert.resource} {'queued' if created else 'waits for the running one'}: job #{job.pk}"
+        elif follow_up == alert_rules.VALIDATE:
+            text = "Validation: " + " ".join(state_service.force_validation(fabric, user=user))
+    except InvalidTransition as exc:
+        text = f"Follow-up not possible now: {exc.message}"
+    if text:
+        alerts.record_follow_up(alert, text, job)
+    return alert

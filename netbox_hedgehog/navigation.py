@@ -33,6 +33,11 @@ menu = PluginMenu(
                     permissions=["netbox_hedgehog.view_hedgehogresource"],
                 ),
                 PluginMenuItem(
+                    link="plugins:netbox_hedgehog:reconciliationalert_list",
+                    link_text=_("Alerts"),
+                    permissions=["netbox_hedgehog.view_reconciliationalert"],
+                ),
+                PluginMenuItem(
                     link="plugins:netbox_hedgehog:statetransition_list",
                     link_text=_("State transitions"),
                     permissions=["netbox_hedgehog.view_statetransition"],

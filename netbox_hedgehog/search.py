@@ -1,6 +1,6 @@
 from netbox.search import SearchIndex, register_search
 
-from .models import HedgehogFabric
+from .models import HedgehogFabric, ReconciliationAlert
 
 
 @register_search
@@ -14,3 +14,10 @@ class HedgehogFabricIndex(SearchIndex):
         ("comments", 5000),
     )
     display_attrs = ("status", "connection_status", "sync_status", "description")
+
+
+@register_search
+class ReconciliationAlertIndex(SearchIndex):
+    model = ReconciliationAlert
+    fields = (("message", 500),)
+    display_attrs = ("fabric", "type", "severity", "status")

@@ -63,6 +63,7 @@ def validate():
         "retry_backoff_max",
         "stale_test_after",
         "stale_sync_after",
+        "maintenance_review_after",
     ):
         _positive_number(name)
     if get("retry_backoff_factor") < 1:

@@ -2,9 +2,14 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
-from .models import HedgehogFabric, HedgehogResource, StateTransition
+from .models import HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
 
-__all__ = ("HedgehogFabricTable", "HedgehogResourceTable", "StateTransitionTable")
+__all__ = (
+    "HedgehogFabricTable",
+    "HedgehogResourceTable",
+    "ReconciliationAlertTable",
+    "StateTransitionTable",
+)
 
 
 class HedgehogFabricTable(NetBoxTable):
@@ -14,6 +19,16 @@ class HedgehogFabricTable(NetBoxTable):
     sync_status = columns.ChoiceFieldColumn(verbose_name=_("Sync"))
     required_action = columns.ChoiceFieldColumn(
         verbose_name=_("Required action"), accessor="get_required_action_display", orderable=False
+    )
+    alerts = columns.TemplateColumn(
+        verbose_name=_("Alerts"),
+        template_code=(
+            "{% load helpers %}{% with record.highest_open_alert as severity %}{% if severity %}"
+            "<a href=\"{% url 'plugins:netbox_hedgehog:reconciliationalert_list' %}?fabric_id={{ record.pk }}&is_open=true\">"
+            "{% badge record.open_alerts|length bg_color=record.get_open_alert_color %}</a>"
+            '{% else %}<span class="text-muted">&mdash;</span>{% endif %}{% endwith %}'
+        ),
+        orderable=False,
     )
     status_changed = columns.DateTimeColumn(verbose_name=_("Status changed"), timespec="minutes")
     last_validated = columns.DateTimeColumn(verbose_name=_("Last validated"), timespec="minutes")
@@ -34,6 +49,7 @@ class HedgehogFabricTable(NetBoxTable):
             "connection_status",
             "sync_status",
             "required_action",
+            "alerts",
             "status_changed",
             "last_validated",
             "connection_error",
@@ -52,6 +68,7 @@ class HedgehogFabricTable(NetBoxTable):
             "connection_status",
             "sync_status",
             "required_action",
+            "alerts",
             "description",
         )
 
@@ -140,3 +157,55 @@ class HedgehogResourceTable(NetBoxTable):
 
     def render_differences(self, value):
         return len(value or []) or "—"
+
+
+class ReconciliationAlertTable(NetBoxTable):
+    id = tables.Column(verbose_name=_("ID"), linkify=True)
+    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True, attrs={"td": {"class": "text-nowrap"}})
+    resource = tables.Column(verbose_name=_("Resource"), linkify=True)
+    type = columns.ChoiceFieldColumn(verbose_name=_("Type"))
+    severity = columns.ChoiceFieldColumn(verbose_name=_("Severity"))
+    status = columns.ChoiceFieldColumn(verbose_name=_("Status"))
+    message = tables.Column(verbose_name=_("Message"))
+    occurrences = tables.Column(verbose_name=_("Occurrences"))
+    first_seen = columns.DateTimeColumn(verbose_name=_("First seen"), timespec="minutes")
+    last_seen = columns.DateTimeColumn(verbose_name=_("Last seen"), timespec="minutes")
+    resolution = columns.ChoiceFieldColumn(verbose_name=_("Resolution"))
+    resolved_at = columns.DateTimeColumn(verbose_name=_("Resolved"), timespec="minutes")
+    follow_up = tables.Column(verbose_name=_("Follow-up"))
+    tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:reconciliationalert_list")
+    actions = columns.ActionsColumn(actions=("delete",))
+
+    class Meta(NetBoxTable.Meta):
+        model = ReconciliationAlert
+        fields = (
+            "pk",
+            "id",
+            "fabric",
+            "resource",
+            "type",
+            "severity",
+            "status",
+            "message",
+            "occurrences",
+            "first_seen",
+            "last_seen",
+            "resolution",
+            "resolved_at",
+            "follow_up",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
+        )
+        default_columns = (
+            "pk",
+            "id",
+            "fabric",
+            "type",
+            "severity",
+            "status",
+            "message",
+            "occurrences",
+            "last_seen",
+        )

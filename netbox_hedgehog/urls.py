@@ -1,7 +1,7 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
-from . import resource_views, views  # noqa: F401  (registers the model views)
+from . import alert_views, resource_views, views  # noqa: F401  (registers the model views)
 
 app_name = "netbox_hedgehog"
 urlpatterns = (
@@ -11,4 +11,6 @@ urlpatterns = (
     path("resources/<int:pk>/", include(get_model_urls("netbox_hedgehog", "hedgehogresource"))),
     path("state-transitions/", include(get_model_urls("netbox_hedgehog", "statetransition", detail=False))),
     path("state-transitions/<int:pk>/", include(get_model_urls("netbox_hedgehog", "statetransition"))),
+    path("alerts/", include(get_model_urls("netbox_hedgehog", "reconciliationalert", detail=False))),
+    path("alerts/<int:pk>/", include(get_model_urls("netbox_hedgehog", "reconciliationalert"))),
 )

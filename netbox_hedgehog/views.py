@@ -40,6 +40,7 @@ class HedgehogFabricView(generic.ObjectView):
     layout = layout.SimpleLayout(
         left_panels=[panels.FabricPanel(), panels.FabricStatePanel(), TagsPanel(), CommentsPanel()],
         right_panels=[
+            panels.FabricAlertsPanel(),
             panels.LifecyclePanel(),
             panels.ClusterConnectionPanel(),
             panels.FabricResourcesPanel(),

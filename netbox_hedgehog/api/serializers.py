@@ -8,6 +8,10 @@ from rest_framework.exceptions import APIException
 from users.api.serializers_.users import UserSerializer
 
 from ..choices import (
+    AlertResolutionChoices,
+    AlertSeverityChoices,
+    AlertStatusChoices,
+    AlertTypeChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     ReconcileDirectionChoices,
@@ -19,10 +23,11 @@ from ..choices import (
 )
 from ..credentials import encrypt
 from ..jobs import request_test_after_edit
-from ..models import HedgehogFabric, HedgehogResource, StateTransition
+from ..models import AlertStatusChange, HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
 from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..models.resource import OBSERVED_FIELDS
 from ..services.state import InvalidTransition, start_as, transition
+from ..state import alerts as alert_rules
 from ..state import kinds, machine
 from ..validators.documents import validate_document
 
@@ -119,6 +124,7 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             "last_sync",
             "sync_error",
             "sync_summary",
+            "open_alerts",
             "sync_interval",
             "connection_error_code",
             "connection_attempts",
@@ -316,6 +322,24 @@ class ReconcilePlanSerializer(serializers.Serializer):
     actions = ReconcileActionSerializer(many=True)
 
 
+class AlertRefusedError(APIException):
+    """409: the alert's status table refuses the change (e.g. acknowledging a resolved alert)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "alert_refused"
+
+    def __init__(self, exc):
+        super().__init__()
+        self.detail = {
+            "detail": str(exc),
+            "code": "not_in_table",
+            "field": "status",
+            "current": exc.alert.status,
+            "requested": exc.to,
+            "allowed": list(alert_rules.TRANSITIONS.get(exc.alert.status, ())),
+        }
+
+
 class NotConnected(APIException):
     """409 for a dry run of a fabric that is not connected (the body of a TransitionRefused)."""
 
@@ -440,3 +464,78 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
                 {"desired_labels": _("Labels are an object of text keys and text values.")}
             )
         return super().validate(data)
+
+
+# --- alerts --------------------------------------------------------------------------------------------
+
+
+class AlertStatusChangeSerializer(serializers.ModelSerializer):
+    previous = ChoiceField(choices=AlertStatusChoices, read_only=True, allow_blank=True)
+    new = ChoiceField(choices=AlertStatusChoices, read_only=True)
+    user = UserSerializer(nested=True, read_only=True, allow_null=True)
+
+    class Meta:
+        model = AlertStatusChange
+        fields = ("previous", "new", "user", "note", "time")
+        read_only_fields = fields
+
+
+class ReconciliationAlertSerializer(NetBoxModelSerializer):
+    url = serializers.HyperlinkedIdentityField(
+        view_name="plugins-api:netbox_hedgehog-api:reconciliationalert-detail"
+    )
+    fabric = HedgehogFabricSerializer(nested=True, read_only=True)
+    resource = HedgehogResourceSerializer(nested=True, read_only=True, allow_null=True)
+    type = ChoiceField(choices=AlertTypeChoices, read_only=True)
+    severity = ChoiceField(choices=AlertSeverityChoices, read_only=True)
+    status = ChoiceField(choices=AlertStatusChoices, read_only=True)
+    resolution = ChoiceField(choices=AlertResolutionChoices, read_only=True, allow_blank=True)
+    acknowledged_by = UserSerializer(nested=True, read_only=True, allow_null=True)
+    resolved_by = UserSerializer(nested=True, read_only=True, allow_null=True)
+    follow_up_job_id = serializers.IntegerField(read_only=True, allow_null=True)
+    status_changes = AlertStatusChangeSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ReconciliationAlert
+        fields = (
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "fabric",
+            "resource",
+            "type",
+            "severity",
+            "status",
+            "suppressed_until",
+            "message",
+            "suggested_action",
+            "first_seen",
+            "last_seen",
+            "occurrences",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution",
+            "resolution_note",
+            "follow_up",
+            "follow_up_job_id",
+            "status_changes",
+            "tags",
+            "custom_fields",
+            "created",
+            "last_updated",
+        )
+        read_only_fields = fields
+        brief_fields = ("id", "url", "display", "type", "severity", "status")
+
+
+class AlertNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AlertSuppressSerializer(AlertNoteSerializer):
+    until = serializers.DateTimeField(
+        help_text=_("Suppressed until then; active again afterwards if still open")
+    )

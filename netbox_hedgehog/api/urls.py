@@ -7,6 +7,7 @@ router.APIRootView = views.HedgehogRootView
 router.register("fabrics", views.HedgehogFabricViewSet)
 router.register("resources", resource_views.HedgehogResourceViewSet)
 router.register("state-transitions", views.StateTransitionViewSet)
+router.register("alerts", views.ReconciliationAlertViewSet)
 
 app_name = "netbox_hedgehog-api"
 urlpatterns = router.urls

@@ -5,7 +5,7 @@ from netbox.api.authentication import TokenPermissions
 from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 # DRF's: a malformed id ("abc") is a 404, where Django's raises ValueError (a 500)
 from rest_framework.generics import get_object_or_404
@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from .. import filtersets
-from ..jobs import request_reconcile, request_sync, request_test
+from ..jobs import request_reconcile, request_sync, request_test, resolve_alert
 from ..kube.errors import KubeFailure
-from ..models import HedgehogFabric, StateTransition
+from ..models import HedgehogFabric, ReconciliationAlert, StateTransition
+from ..services import alerts
 from ..services.reconcile import reconcile
 from ..services.state import InvalidTransition, transition
 from ..state import machine
@@ -210,3 +211,95 @@ class StateTransitionViewSet(NetBoxReadOnlyModelViewSet):
     queryset = StateTransition.objects.select_related("fabric", "user")
     serializer_class = serializers.StateTransitionSerializer
     filterset_class = filtersets.StateTransitionFilterSet
+
+
+# acknowledge and suppress need the acknowledge permission, resolve its own.
+ALERT_ACTIONS = {"acknowledge": "acknowledge", "suppress": "acknowledge", "resolve": "resolve"}
+
+
+class ReconciliationAlertViewSet(NetBoxReadOnlyModelViewSet):
+    """Alerts are opened and resolved by the rules; people acknowledge, suppress and resolve them."""
+
+    queryset = ReconciliationAlert.objects.select_related(
+        "fabric", "resource", "acknowledged_by", "resolved_by"
+    )
+    queryset = queryset.prefetch_related("tags", "status_changes__user")
+    serializer_class = serializers.ReconciliationAlertSerializer
+    filterset_class = filtersets.ReconciliationAlertFilterSet
+    parser_classes = PARSERS
+
+    def get_permissions(self):
+        if self.action in ALERT_ACTIONS:
+            return [TokenActionPermission(ALERT_ACTIONS[self.action])]
+        return super().get_permissions()
+
+    def _alert_for(self, request, pk, action):
+        alert = get_object_or_404(self.queryset.restrict(request.user, "view"), pk=pk)
+        if not request.user.has_perm(f"netbox_hedgehog.{action}_reconciliationalert", obj=alert):
+            raise PermissionDenied(
+                _("You do not have permission to {action} this alert.").format(action=action)
+            )
+        return alert
+
+    def _answer(self, request, alert):
+        alert = self.queryset.get(pk=alert.pk)
+        return Response(self.get_serializer(alert, context={"request": request}).data)
+
+    def _refused(self, exc):
+        raise serializers.AlertRefusedError(exc) from None
+
+    @extend_schema(
+        request=serializers.AlertNoteSerializer,
+        responses=answers({200: serializers.ReconciliationAlertSerializer}, 400, 403, 404, 409, 415),
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk):
+        """Acknowledge an open alert, with an optional note (`{"note": "..."}`). 409 when its status
+        does not allow it (a resolved alert). Needs the acknowledge permission."""
+        alert = self._alert_for(request, pk, "acknowledge")
+        body = serializers.AlertNoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            alerts.acknowledge(alert, user=request.user, note=body.validated_data["note"])
+        except alerts.AlertRefused as exc:
+            self._refused(exc)
+        return self._answer(request, alert)
+
+    @extend_schema(
+        request=serializers.AlertSuppressSerializer,
+        responses=answers({200: serializers.ReconciliationAlertSerializer}, 400, 403, 404, 409, 415),
+    )
+    @action(detail=True, methods=["post"])
+    def suppress(self, request, pk):
+        """Suppress an open alert until a time (`{"until": "...", "note": "..."}`); it becomes active
+        again then if its condition still holds. Needs the acknowledge permission."""
+        alert = self._alert_for(request, pk, "acknowledge")
+        body = serializers.AlertSuppressSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            alerts.suppress(
+                alert, user=request.user, until=body.validated_data["until"], note=body.validated_data["note"]
+            )
+        except alerts.AlertRefused as exc:
+            self._refused(exc)
+        except ValueError as exc:
+            raise ValidationError({"until": [str(exc)]}) from None
+        return self._answer(request, alert)
+
+    @extend_schema(
+        request=serializers.AlertNoteSerializer,
+        responses=answers({200: serializers.ReconciliationAlertSerializer}, 400, 403, 404, 409, 415),
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk):
+        """Resolve an alert by hand (`{"note": "..."}`): its follow-up runs and is recorded on it (a
+        connection test, a sync, a reconcile of its resource, a validation). Needs the resolve
+        permission; the follow-up needs nothing more (it is what the alert asks for)."""
+        alert = self._alert_for(request, pk, "resolve")
+        body = serializers.AlertNoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            resolve_alert(alert, user=request.user, note=body.validated_data["note"])
+        except alerts.AlertRefused as exc:
+            self._refused(exc)
+        return self._answer(request, alert)

@@ -9,6 +9,7 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from ..choices import (
+    AlertSeverityChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
@@ -25,7 +26,9 @@ class HedgehogFabricFilterForm(NetBoxModelFilterSetForm):
     model = HedgehogFabric
     fieldsets = (
         FieldSet("q", "filter_id", "tag"),
-        FieldSet("status", "connection_status", "sync_status", "required_action", name=_("State")),
+        FieldSet(
+            "status", "connection_status", "sync_status", "required_action", "open_alert", name=_("State")
+        ),
     )
     status = forms.MultipleChoiceField(label=_("Status"), choices=FabricStatusChoices, required=False)
     connection_status = forms.MultipleChoiceField(
@@ -34,6 +37,9 @@ class HedgehogFabricFilterForm(NetBoxModelFilterSetForm):
     sync_status = forms.MultipleChoiceField(label=_("Sync status"), choices=SyncStatusChoices, required=False)
     required_action = forms.MultipleChoiceField(
         label=_("Required action"), choices=RequiredActionChoices, required=False
+    )
+    open_alert = forms.MultipleChoiceField(
+        label=_("Open alert of severity"), choices=AlertSeverityChoices, required=False
     )
     tag = TagFilterField(model)
 

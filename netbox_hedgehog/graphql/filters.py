@@ -8,7 +8,12 @@ from strawberry_django import DatetimeFilterLookup, StrFilterLookup
 from .. import models
 from ..models.fabric import required_action_q
 
-__all__ = ("HedgehogFabricFilter", "HedgehogResourceFilter", "StateTransitionFilter")
+__all__ = (
+    "HedgehogFabricFilter",
+    "HedgehogResourceFilter",
+    "ReconciliationAlertFilter",
+    "StateTransitionFilter",
+)
 
 
 @register_filter(models.HedgehogFabric, lookups=True)
@@ -46,3 +51,13 @@ class HedgehogResourceFilter(NetBoxModelFilter):
     namespace: StrFilterLookup | None = strawberry_django.filter_field()
     name: StrFilterLookup | None = strawberry_django.filter_field()
     sync_state: StrFilterLookup | None = strawberry_django.filter_field()
+
+
+@register_filter(models.ReconciliationAlert, lookups=True)
+class ReconciliationAlertFilter(NetBoxModelFilter):
+    fabric_id: ID | None = strawberry_django.filter_field()
+    resource_id: ID | None = strawberry_django.filter_field()
+    type: StrFilterLookup | None = strawberry_django.filter_field()
+    severity: StrFilterLookup | None = strawberry_django.filter_field()
+    status: StrFilterLookup | None = strawberry_django.filter_field()
+    last_seen: DatetimeFilterLookup | None = strawberry_django.filter_field()

@@ -1,7 +1,7 @@
 import strawberry
 import strawberry_django
 
-from .types import HedgehogFabricType, HedgehogResourceType, StateTransitionType
+from .types import HedgehogFabricType, HedgehogResourceType, ReconciliationAlertType, StateTransitionType
 
 
 @strawberry.type(name="Query")
@@ -14,6 +14,9 @@ class HedgehogQuery:
 
     hedgehog_state_transition: StateTransitionType = strawberry_django.field()
     hedgehog_state_transition_list: list[StateTransitionType] = strawberry_django.field()
+
+    hedgehog_alert: ReconciliationAlertType = strawberry_django.field()
+    hedgehog_alert_list: list[ReconciliationAlertType] = strawberry_django.field()
 
 
 schema = [HedgehogQuery]

@@ -5,12 +5,17 @@ import strawberry_django
 from netbox.graphql.types import BaseObjectType, NetBoxObjectType, register_type
 
 from .. import models
-from .filters import HedgehogFabricFilter, HedgehogResourceFilter, StateTransitionFilter
+from .filters import (
+    HedgehogFabricFilter,
+    HedgehogResourceFilter,
+    ReconciliationAlertFilter,
+    StateTransitionFilter,
+)
 
 if TYPE_CHECKING:
     from users.graphql.types import UserType
 
-__all__ = ("HedgehogFabricType", "HedgehogResourceType", "StateTransitionType")
+__all__ = ("HedgehogFabricType", "HedgehogResourceType", "ReconciliationAlertType", "StateTransitionType")
 
 # Never the secrets (kubernetes_token, kubeconfig): only whether each is set.
 FABRIC_FIELDS = [
@@ -39,6 +44,7 @@ FABRIC_FIELDS = [
     "kubernetes_allow_http",
     "kubeconfig_context",
     "sync_summary",
+    "open_alerts",
     "sync_interval",
     "created",
     "last_updated",
@@ -115,3 +121,32 @@ class HedgehogResourceType(NetBoxObjectType):
     @strawberry_django.field
     def applied(self) -> bool | None:
         return self.applied
+
+
+@register_type(
+    models.ReconciliationAlert,
+    fields=[
+        "id",
+        "type",
+        "severity",
+        "status",
+        "suppressed_until",
+        "message",
+        "suggested_action",
+        "first_seen",
+        "last_seen",
+        "occurrences",
+        "acknowledged_at",
+        "resolved_at",
+        "resolution",
+        "resolution_note",
+        "follow_up",
+        "created",
+        "last_updated",
+    ],
+    filters=ReconciliationAlertFilter,
+    pagination=True,
+)
+class ReconciliationAlertType(NetBoxObjectType):
+    fabric: Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]
+    resource: Annotated["HedgehogResourceType", strawberry.lazy("netbox_hedgehog.graphql.types")] | None

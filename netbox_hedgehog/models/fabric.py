@@ -10,12 +10,14 @@ from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
 
 from ..choices import (
+    AlertSeverityChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
     SyncStatusChoices,
 )
 from ..credentials import CredentialsUnreadable, reveal, seal
+from ..state import alerts as alert_rules
 from ..state import machine as m
 from ..validators import validate_connection
 from .fields import SecretField
@@ -38,6 +40,7 @@ STATE_OWNED_FIELDS = (
     "next_connection_attempt",
     "cluster_info",
     "sync_summary",
+    "open_alerts",
 )
 # Of those, the ones a transition may write as details of what happened (not state themselves).
 DETAIL_FIELDS = (
@@ -197,6 +200,13 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         editable=False,
         help_text=_("Counts of the fabric's resources per sync state, as of the last sync or drift"),
     )
+    open_alerts = models.JSONField(
+        verbose_name=_("open alerts"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("The types of the fabric's open alerts and their severity (kept by the alert service)"),
+    )
     sync_interval = models.PositiveIntegerField(
         verbose_name=_("sync interval"),
         null=True,
@@ -329,6 +339,14 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         setattr(self, name, seal(plaintext or ""))
 
     set_secret.alters_data = True  # NetBox's template sandbox refuses to call it
+
+    @property
+    def highest_open_alert(self) -> str | None:
+        """The severity of the fabric's most severe open alert (None when none is open)."""
+        return alert_rules.highest((self.open_alerts or {}).values())
+
+    def get_open_alert_color(self):
+        return AlertSeverityChoices.colors.get(self.highest_open_alert)
 
     @property
     def has_credentials(self) -> bool:

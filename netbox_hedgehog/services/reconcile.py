@@ -31,7 +31,7 @@ from ..models import HedgehogResource
 from ..state import kinds as K
 from ..state import machine as m
 from ..state.resources import compare, user_labels
-from . import rollup, sync
+from . import alerts, rollup, sync
 from .state import transition
 
 APPLY, ADOPT = D.APPLY, D.ADOPT
@@ -188,11 +188,22 @@ def _adopt(actions, dry_run, log):
 
 
 def reconcile(
-    fabric, direction: str, *, dry_run: bool = True, prune: bool = False, user=None, job=None, log=None
+    fabric,
+    direction: str,
+    *,
+    dry_run: bool = True,
+    prune: bool = False,
+    user=None,
+    job=None,
+    log=None,
+    only=None,
 ) -> dict:
-    """Run (or, with dry_run, preview) a reconciliation; returns the report of every action."""
+    """Run (or, with dry_run, preview) a reconciliation; returns the report of every action.
+
+    `only` limits it to those resources (ids): an alert's follow-up reconciles the one it is about.
+    """
     log = log or (lambda message: None)
-    actions = plan(fabric, direction, prune)
+    actions = plan(fabric, direction, prune, only)
     log(f"{'Dry run: ' if dry_run else ''}{direction}, prune={prune}: {len(actions)} action(s)")
     if dry_run:
         if direction == APPLY and actions:
@@ -238,6 +249,10 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
                 HedgehogResource.objects.filter(pk=action.resource_id).update(
                     sync_state=S.ERROR, sync_error=action.message
                 )
+            messages = {a.resource_id: a.message for a in failed}
+            for resource in HedgehogResource.objects.filter(pk__in=messages).select_related("fabric"):
+                alerts.resource_refused(resource, messages[resource.pk], user=user)
+            alerts.resources_recovered(fabric, [a.resource_id for a in actions if a.outcome == O.OK])
             if failed:
                 fabric.refresh_state(lock=True)
                 counts = rollup.summary(fabric)

@@ -27,10 +27,12 @@ from django.db import connection, transaction
 from netbox.context import current_request
 from netbox.search.backends import search_backend
 
+from .. import events as event_types
 from ..choices import TriggerChoices
 from ..models import HedgehogFabric, StateTransition
 from ..models.fabric import DETAIL_FIELDS, STATE_OWNED_FIELDS
 from ..state import machine as m
+from . import alerts, events
 
 __all__ = (
     "InvalidTransition",
@@ -152,9 +154,9 @@ def transition(
     if logged:
         fabric.snapshot()
     steps = _try_plan(fabric.state, field, to, reason)
-    written = _write(fabric, fabric.state, steps, trigger, user, job, details) if steps else None
-    if written is None:
-        with transaction.atomic():
+    with transaction.atomic():
+        written = _write(fabric, fabric.state, steps, trigger, user, job, details) if steps else None
+        if written is None:
             reload_state(fabric, lock=True)
             try:
                 steps = m.plan(fabric.state, field, to, reason)
@@ -163,10 +165,10 @@ def transition(
             if logged:
                 fabric.snapshot()
             written = _write(fabric, fabric.state, steps, trigger, user, job, details)
-    rows, now = written
-    for name, value in _values(steps, now, details).items():
-        setattr(fabric, name, value)
-    _tell_netbox(fabric, before, user, logged)
+        rows, now = written
+        for name, value in _values(steps, now, details).items():
+            setattr(fabric, name, value)
+        _tell_netbox(fabric, before, user, logged, rows)
     return rows[0]
 
 
@@ -297,8 +299,30 @@ def _indexed(fabric) -> tuple:
     return tuple(getattr(fabric, name) for name in INDEXED_BY_TRANSITIONS)
 
 
-def _tell_netbox(fabric, before_indexed, user, logged):
-    """What NetBox's change tracking and search need to know of a transition just written."""
+def _tell_netbox(fabric, before_indexed, user, logged, rows):
+    """What NetBox and the people watching need to know of a transition just written, in its
+    transaction: the alert rules, the change log (lifecycle), the search index (errors), an event per
+    row for NetBox's event rules, and notifications to the fabric's subscribers (lifecycle)."""
+    alerts.after_transition(fabric, rows, user=user)
+    for row in rows:
+        events.emit(
+            event_types.FABRIC_STATE_CHANGED,
+            fabric,
+            user=user,
+            details={
+                "field": row.field,
+                "previous": row.previous,
+                "new": row.new,
+                "trigger": row.trigger,
+                "reason": row.reason,
+                "user": user.username if user else None,
+                "job": row.job_id,
+                "transition": row.pk,
+                "time": row.time.isoformat() if row.time else None,
+            },
+        )
+    if logged:
+        events.notify_subscribers(fabric, event_types.FABRIC_STATE_CHANGED)
     if logged:
         change = fabric.to_objectchange(ObjectChangeActionChoices.ACTION_UPDATE)
         if change is not None and change.has_changes:
@@ -322,6 +346,36 @@ def reload_state(fabric, lock=False):
     queryset = HedgehogFabric.objects.select_for_update() if lock else HedgehogFabric.objects
     stored = queryset.only(*STATE_OWNED_FIELDS).get(pk=fabric.pk)
     _copy_state(stored, fabric)
+
+
+def force_validation(fabric, *, user=None) -> list[str]:
+    """Read the fabric's stored state again, validate it, and correct what the tables allow
+    (machine.REPAIRS). Returns what was found and done, in sentences."""
+    fabric.refresh_from_db()
+    found = m.problems(fabric.state)
+    if not found:
+        return ["The stored state is consistent."]
+    said = []
+    for code, message in found:
+        repaired = False
+        for field, to in m.REPAIRS.get(code, ()):
+            try:
+                transition(
+                    fabric,
+                    field,
+                    to,
+                    trigger=TriggerChoices.VALIDATION,
+                    user=user,
+                    reason=f"Forced validation: {message}",
+                )
+            except (InvalidTransition, ValueError):
+                continue
+            said.append(f"{message} Corrected: {field} is now {to}.")
+            repaired = True
+            break
+        if not repaired:
+            said.append(f"{message} No correction within the tables: it needs a person.")
+    return said
 
 
 def record_creation(fabric, user=None):

@@ -144,6 +144,18 @@ FIELD_RULES = (
 RULES = STATE_RULES + FIELD_RULES
 
 
+# How a forced validation corrects a broken rule, within the tables: (field, value) moves that the
+# table allows from the broken state. A rule with no repair here needs a person (the alert says so).
+REPAIRS = {
+    "failed_in_sync": ((SYNC, OUT_OF_SYNC),),  # in sync cannot be claimed without a connection
+    "decommissioned_syncing": (
+        (SYNC, ERROR),
+        (SYNC, OUT_OF_SYNC),
+    ),  # syncing -> error, in_sync -> out_of_sync
+    "untested_synced": ((CONNECTION, TESTING),),  # test the connection the sync state assumes
+}
+
+
 def problems(state: State) -> list[tuple[str, str]]:
     """Every broken rule as (code, message); empty when the state is consistent."""
     return [(rule.code, rule.message) for rule in RULES if rule.broken_by(state)]

@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
 
 from ..choices import FabricStatusChoices, ResourceSyncStateChoices
+from ..state import alerts as alert_rules
 from ..state import machine
 
 
@@ -104,3 +105,19 @@ class StateTransitionPanel(panels.ObjectAttributesPanel):
     user = attrs.TextAttr("user")
     job = attrs.RelatedObjectAttr("job", linkify=True)
     time = attrs.DateTimeAttr("time")
+
+
+class FabricAlertsPanel(panels.ObjectPanel):
+    """The fabric's open alerts, most severe first."""
+
+    template_name = "netbox_hedgehog/panels/fabric_alerts.html"
+    title = _("Alerts")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        alerts = fabric.alerts.filter(status__in=alert_rules.OPEN).select_related("resource")
+        ctx["open_alerts"] = sorted(
+            alerts, key=lambda a: (alert_rules.RANK.get(a.severity, 9), -a.last_seen.timestamp())
+        )
+        return ctx

@@ -18,6 +18,7 @@ class HedgehogFabricFilterSetTest(TestCase, ChangeLoggedFilterSetTestMixin):
         "sync_error",
         "cluster_info",
         "sync_summary",
+        "open_alerts",
         "kubernetes_token",
         "kubeconfig",
         "kubernetes_ca_cert",
