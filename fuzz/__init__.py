@@ -48,6 +48,6 @@ fuzzer wrote, which must not leave this machine). Two runs with the same seed se
 Settings (environment, or `make fuzz ARGS="..."`): FUZZ_MAX_EXAMPLES (20: cases per operation in the
 fuzzing and stateful phases), FUZZ_SEED (1), FUZZ_SECONDS (unset: a time budget instead, spent
 entirely, fuzzing repeating until it ends), FUZZ_TIMEOUT (600, 2400 with FUZZ_FULL: schemathesis is
-interrupted after it), FUZZ_FULL=1 (the coverage phase everywhere and every filter lookup, ~15
+interrupted after it), FUZZ_FULL=1 (the coverage phase everywhere and every filter lookup, ~12
 minutes), FUZZ_PORT; arguments after `--` go to `st run`.
 """

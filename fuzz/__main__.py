@@ -60,7 +60,7 @@ def _parser():
         "--full",
         action="store_true",
         default=bool(os.environ.get("FUZZ_FULL")),
-        help="the coverage phase on every operation and every filter lookup (FUZZ_FULL=1; ~15 minutes)",
+        help="the coverage phase on every operation and every filter lookup (FUZZ_FULL=1; ~12 minutes)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / ".dev" / "fuzz", help="reports and logs")
     parser.add_argument(

@@ -190,6 +190,10 @@ class Replayer:
                 candidate = data[:i] + data[i + 1 :]
                 if keeps(candidate):
                     data = candidate
+            for i in range(len(data)):
+                data[i] = self._minimize_json(
+                    data[i], lambda v, i=i: keeps([*data[:i], v, *data[i + 1 :]]), depth + 1
+                )
         elif isinstance(data, str):
             data = self._shorter(data, keeps)
         return data
