@@ -1,9 +1,9 @@
 # netbox-hedgehog: every target runs scripts/dev.sh; see README.md.
-# PYTHON=/path/to/python3.12 and NETBOX_PORT=8000 override the defaults.
+# PYTHON=/path/to/python3.12 and NETBOX_PORT=8000 override the defaults; FUZZ_* tune make fuzz (fuzz/).
 export PYTHON
 export NETBOX_PORT
 
-.PHONY: setup up down demo test bench lint
+.PHONY: setup up down demo test bench fuzz lint
 
 setup:
 	@scripts/dev.sh setup
@@ -17,5 +17,7 @@ test:
 	@scripts/dev.sh test $(ARGS)
 bench:
 	@scripts/dev.sh bench $(ARGS)
+fuzz:
+	@scripts/dev.sh fuzz $(ARGS)
 lint:
 	@scripts/dev.sh lint

@@ -7,6 +7,7 @@
 #   test    setup, then lint, makemigrations --check and pytest
 #   bench   setup, then the benchmarks (results in bench/)
 #   config  the NetBox configuration and the secret files under .dev/ only
+#   fuzz    setup, then schemathesis against the plugin's REST API in a fresh database (see fuzz/)
 # Everything mutable lives under .dev/ (git-ignored); PostgreSQL's data lives under /var/tmp, keyed
 # by the checkout's path, because the postgres user may not be able to enter the checkout.
 set -euo pipefail
@@ -295,7 +296,7 @@ MSG
 }
 
 cmd_lint() {
-  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench && ruff format --check netbox_hedgehog emulator tests bench)
+  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench fuzz && ruff format --check netbox_hedgehog emulator tests bench fuzz)
   log "import contracts (one-way dependencies, see docs/architecture.md)"
   (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
 }
@@ -315,8 +316,35 @@ cmd_bench() {
   (source "$DEV/env" && cd "$ROOT" && python -m bench "$@")
 }
 
+# A fuzz run writes garbage and deletes what it can: it gets a database of its own, new at every run
+# (the same seed then meets the same rows and ids), copied in 0.1 s from a template that is the core
+# dump plus the plugin's migrations, rebuilt when those change.
+ensure_fuzz_database() {
+  local mig; mig=$( (echo "$NETBOX_VERSION"; cat "$ROOT"/netbox_hedgehog/migrations/*.py) | sha1sum | cut -c1-16)
+  if [ "$(cat "$DEV/fuzz_template.stamp" 2>/dev/null)" != "$mig" ] || ! db_exists fuzz_template; then
+    log "preparing the fuzz database template (the plugin's migrations on the core dump)"
+    db_exists fuzz_template && psql_admin -c "drop database fuzz_template with (force)"
+    restore_core fuzz_template
+    (source "$DEV/env" && HEDGEHOG_DB_NAME=fuzz_template netbox migrate --no-input -v 0)
+    echo "$mig" > "$DEV/fuzz_template.stamp"
+  fi
+  db_exists fuzz && psql_admin -c "drop database fuzz with (force)"
+  psql_admin -c "create database fuzz owner netbox template fuzz_template"
+}
+
+# NetBox runs as a server in its own process (fuzz/server.py), not as a WSGI app inside schemathesis:
+# schemathesis' command line (phases, seed, budgets, reports, exit code, curl lines) speaks HTTP only,
+# and a separate process is the shape of a deployment; see fuzz/__init__.py.
+cmd_fuzz() {
+  cmd_setup
+  # --serve serves the last run's database again (to replay its curl commands): keep it
+  case " $* " in *" --serve "*) db_exists fuzz || die "no fuzz database: run make fuzz first" ;; *) ensure_fuzz_database ;; esac
+  (source "$DEV/env" && cd "$ROOT" && HEDGEHOG_DB_NAME=fuzz HEDGEHOG_REDIS_DB=4 \
+    FUZZ_PORT=${FUZZ_PORT:-$((58000 + NUM))} python -m fuzz "$@")
+}
+
 case "${1:-}" in
-  setup|up|down|demo|test|bench|lint) c=$1; shift; "cmd_$c" "$@" ;;
+  setup|up|down|demo|test|bench|fuzz|lint) c=$1; shift; "cmd_$c" "$@" ;;
   config) mkdir -p "$DEV"; ensure_config ;;  # the configuration and secret files only (needs the venv)
-  *) die "usage: $0 setup|up|down|demo|test|bench|lint|config" ;;
+  *) die "usage: $0 setup|up|down|demo|test|bench|fuzz|lint|config" ;;
 esac
