@@ -8,7 +8,7 @@ What a run does (python -m fuzz, started by scripts/dev.sh cmd_fuzz; ~3 minutes 
 2. seed.py creates the fixtures through the plugin's own code: a superuser `fuzz` with a NetBox v2 API
    token, five pools of eight fabrics in every kind of state (planned; connected and in sync; out of
    sync; connected by a kubeconfig; in maintenance; failed; decommissioned; sync error), their
-   resources (read from an emulated Kubernetes cluster, netbox_hedgehog.testing, served by this
+   resources (read from an emulated Kubernetes cluster, hedgehog_kube_emulator, served by this
    process on 127.0.0.1) and the history their transitions wrote.
 3. server.py serves NetBox on 127.0.0.1:FUZZ_PORT and records every exception a request raises, with
    its traceback, in .dev/fuzz/server-exceptions.jsonl.

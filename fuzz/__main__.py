@@ -296,7 +296,7 @@ def main(argv=None):
     django.setup()
     from django.db import connections
 
-    from netbox_hedgehog.testing.cluster import EmulatedCluster, demo_fabric_yaml
+    from hedgehog_kube_emulator import EmulatedCluster, demo_fabric_yaml
 
     from . import corpus
     from .report import report

@@ -24,11 +24,11 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from netbox_hedgehog.choices import TriggerChoices
+from netbox_hedgehog.jobs import request_sync, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource, StateTransition
+from netbox_hedgehog.services.state import transition
+from netbox_hedgehog.state import kinds
 from netbox_hedgehog.state import machine as m
-from netbox_hedgehog.state import transition
-from netbox_hedgehog.sync import kinds
-from netbox_hedgehog.sync.operations import request_sync
 
 USERNAME = "fuzz"
 POOLS = ("read", "test_connection", "transition", "edit", "delete")
@@ -58,6 +58,7 @@ def _fabric(name, description, *, user, steps=(), **settings):
             fabric.set_secret(key, value)
         fabric.full_clean()
         fabric.save()
+        request_test_after_edit(fabric, user=user)  # as the form and the REST API do
         for field, to, reason in steps:
             transition(fabric, field, to, trigger=TriggerChoices.MANUAL, user=user, reason=reason)
     return fabric

@@ -22,6 +22,7 @@ from ..services.reconcile import reconcile
 from ..services.state import InvalidTransition, transition
 from ..state import machine
 from . import serializers
+from .errors import PluginErrorsMixin
 from .parsers import BoundedJSONParser
 
 PARSERS = (BoundedJSONParser, MultiPartParser)
@@ -38,8 +39,11 @@ def answers(ok: dict, *codes) -> dict:
         ),
         415: OpenApiResponse(serializers.ErrorSerializer, description=_("Unsupported media type")),
         502: OpenApiResponse(serializers.FailureSerializer, description=_("The cluster could not be asked")),
+        503: OpenApiResponse(
+            serializers.FailureSerializer, description=_("The database or the queue is down")
+        ),
     }
-    return {**ok, **{code: bodies[code] for code in codes}}
+    return {**ok, **{code: bodies[code] for code in (*codes, 503)}}
 
 
 class HedgehogRootView(APIRootView):
@@ -76,7 +80,7 @@ def fabric_for(request, pk, action):
     return fabric
 
 
-class HedgehogFabricViewSet(NetBoxModelViewSet):
+class HedgehogFabricViewSet(PluginErrorsMixin, NetBoxModelViewSet):
     parser_classes = PARSERS
     queryset = HedgehogFabric.objects.prefetch_related("tags")
     serializer_class = serializers.HedgehogFabricSerializer
@@ -207,7 +211,7 @@ class HedgehogFabricViewSet(NetBoxModelViewSet):
         return Response(self.get_serializer(fabric).data)
 
 
-class StateTransitionViewSet(NetBoxReadOnlyModelViewSet):
+class StateTransitionViewSet(PluginErrorsMixin, NetBoxReadOnlyModelViewSet):
     queryset = StateTransition.objects.select_related("fabric", "user")
     serializer_class = serializers.StateTransitionSerializer
     filterset_class = filtersets.StateTransitionFilterSet
@@ -217,7 +221,7 @@ class StateTransitionViewSet(NetBoxReadOnlyModelViewSet):
 ALERT_ACTIONS = {"acknowledge": "acknowledge", "suppress": "acknowledge", "resolve": "resolve"}
 
 
-class ReconciliationAlertViewSet(NetBoxReadOnlyModelViewSet):
+class ReconciliationAlertViewSet(PluginErrorsMixin, NetBoxReadOnlyModelViewSet):
     """Alerts are opened and resolved by the rules; people acknowledge, suppress and resolve them."""
 
     queryset = ReconciliationAlert.objects.select_related(

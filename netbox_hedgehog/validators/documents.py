@@ -33,12 +33,34 @@ def depth(value) -> int:
     return deepest
 
 
+def has_nul(value) -> bool:
+    """Whether a NUL character is in any text of a JSON value (PostgreSQL's jsonb cannot hold one)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
 def validate_document(value, what="The document"):
-    """Refuse a JSON value nested deeper than MAX_DEPTH or larger than MAX_BYTES once serialized."""
+    """Refuse a JSON value nested deeper than MAX_DEPTH, larger than MAX_BYTES once serialized, or
+    holding a NUL character."""
     if depth(value) > MAX_DEPTH:
         raise ValidationError(
             _("{what} is nested more than {limit} levels deep.").format(what=what, limit=MAX_DEPTH),
             code="too_deep",
+        )
+    if has_nul(value):
+        raise ValidationError(
+            _("{what} holds a NUL character (\\u0000), which cannot be stored.").format(what=what),
+            code="invalid",
         )
     try:
         size = len(json.dumps(value))

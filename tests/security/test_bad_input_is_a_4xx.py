@@ -161,3 +161,41 @@ class DeepDocumentsTest(APITestCase):
         )
         self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
         self.assertIn("desired_spec", response.data)
+
+
+class WhatTheDatabaseRefusesTest(APITestCase):
+    """Values PostgreSQL refuses answer 400 on the plugin's endpoints (NetBox's own answer 500)."""
+
+    def setUp(self):
+        super().setUp()
+        self.add_permissions(
+            "netbox_hedgehog.view_hedgehogfabric",
+            "netbox_hedgehog.view_hedgehogresource",
+            "netbox_hedgehog.change_hedgehogresource",
+        )
+        self.fabric = HedgehogFabric.objects.create(name="refused")
+
+    # One request per test: a refused statement aborts the test's own transaction.
+    def test_an_invalid_regular_expression_answers_400(self):
+        url = reverse(f"{API}:hedgehogresource-list") + "?sync_error__iregex=*"
+        self.assertHttpStatus(self.client.get(url, **self.header), status.HTTP_400_BAD_REQUEST)
+
+    def test_null_given_to_a_text_filter_answers_400(self):
+        url = reverse(f"{API}:hedgehogresource-list") + "?uid__ic=null"
+        self.assertHttpStatus(self.client.get(url, **self.header), status.HTTP_400_BAD_REQUEST)
+
+    def test_an_out_of_range_time_zone_answers_400(self):
+        url = reverse(f"{API}:hedgehogfabric-list") + "?status_changed=2340-11-25T12-2118"
+        self.assertHttpStatus(self.client.get(url, **self.header), status.HTTP_400_BAD_REQUEST)
+
+    def test_a_nul_character_in_a_desired_spec_or_label_is_a_400_naming_the_field(self):
+        resource = HedgehogResource.objects.create(
+            fabric=self.fabric, api_group="vpc.githedgehog.com", api_version="v1beta1", kind="VPC",
+            plural="vpcs", name="v1", desired_spec={},
+        )  # fmt: skip
+        url = reverse(f"{API}:hedgehogresource-detail", args=[resource.pk])
+        for field, value in (("desired_spec", {"a": "\u0000"}), ("desired_labels", {"a": "\u0000"})):
+            with self.subTest(field=field):
+                response = self.client.patch(url, {field: value}, format="json", **self.header)
+                self.assertHttpStatus(response, status.HTTP_400_BAD_REQUEST)
+                self.assertIn(field, response.data)

@@ -6,10 +6,10 @@ from drf_spectacular.generators import SchemaGenerator
 
 ACTIONS = {
     # path suffix -> (method, the statuses it answers, whether it takes a body)
-    "transition/": ("post", {"200", "400", "403", "404", "409", "415"}, True),
-    "test-connection/": ("post", {"202", "403", "404", "409"}, False),
-    "sync/": ("post", {"202", "403", "404", "409"}, False),
-    "reconcile/": ("post", {"200", "202", "400", "403", "404", "409", "415", "502"}, True),
+    "transition/": ("post", {"200", "400", "403", "404", "409", "415", "503"}, True),
+    "test-connection/": ("post", {"202", "403", "404", "409", "503"}, False),
+    "sync/": ("post", {"202", "403", "404", "409", "503"}, False),
+    "reconcile/": ("post", {"200", "202", "400", "403", "404", "409", "415", "502", "503"}, True),
 }
 
 
