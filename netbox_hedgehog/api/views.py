@@ -238,7 +238,8 @@ class ReconciliationAlertViewSet(PluginErrorsMixin, NetBoxReadOnlyModelViewSet):
         return super().get_permissions()
 
     def _alert_for(self, request, pk, action):
-        alert = get_object_or_404(self.queryset.restrict(request.user, "view"), pk=pk)
+        # not self.queryset: NetBox restricts it by the HTTP method's action (a POST's "add")
+        alert = get_object_or_404(ReconciliationAlert.objects.restrict(request.user, "view"), pk=pk)
         if not request.user.has_perm(f"netbox_hedgehog.{action}_reconciliationalert", obj=alert):
             raise PermissionDenied(
                 _("You do not have permission to {action} this alert.").format(action=action)
@@ -246,7 +247,7 @@ class ReconciliationAlertViewSet(PluginErrorsMixin, NetBoxReadOnlyModelViewSet):
         return alert
 
     def _answer(self, request, alert):
-        alert = self.queryset.get(pk=alert.pk)
+        alert = ReconciliationAlert.objects.get(pk=alert.pk)
         return Response(self.get_serializer(alert, context={"request": request}).data)
 
     def _refused(self, exc):

@@ -120,8 +120,7 @@ class ReconciliationAlert(NetBoxModel):
         ]
 
     def __str__(self):
-        about = f" {self.resource.kind} {self.resource.name}" if self.resource_id else ""
-        return f"{self.fabric}{about}: {self.get_type_display()}"
+        return f"{self.get_type_display()} #{self.pk}"
 
     def get_absolute_url(self):
         return reverse("plugins:netbox_hedgehog:reconciliationalert", args=[self.pk])
