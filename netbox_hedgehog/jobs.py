@@ -499,3 +499,18 @@ def resolve_alert(alert, *, user=None, note=""):
     if text:
         alerts.record_follow_up(alert, text, job)
     return alert
+
+
+@system_job(interval=settings.get("health_check_interval"))
+class AlertReviewJob(JobRunner):
+    """Every health_check_interval minutes: the time-based alert rules (a fabric in maintenance longer
+    than maintenance_review_after hours), and suppressions whose time is up."""
+
+    class Meta:
+        name = "Hedgehog alert review"
+
+    def run(self, *args, **kwargs):
+        opened = alerts.review_maintenance()
+        ended = alerts.end_suppressions()
+        self.logger.info(f"{opened} review alert(s) opened, {ended} suppression(s) ended")
+        self.job.data = {"maintenance_reviews_opened": opened, "suppressions_ended": ended}

@@ -9,16 +9,20 @@ data sources): a model's save() writes its own row and nothing else.
   (and its row locked) before the write, so the roll-up moves the counts from what was really
   stored. A resource deleted with its fabric changes nothing.
 
+* An event rule changed: whether the plugin's events are listened to is decided again
+  (services.events caches it for a few seconds).
+
 A connection test after new connection settings is not a reaction to a save: the code that edits
 asks for it (jobs.request_test_after_edit), so that a script saving a fabric gets no test it did
 not ask for.
 """
 
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
+from extras.models import EventRule
 
 from .models import HedgehogFabric, HedgehogResource
-from .services import rollup
+from .services import events, rollup
 from .services.state import acting_user, record_creation
 
 
@@ -64,3 +68,10 @@ def resource_deleted(sender, instance, origin=None, **kwargs):
         return  # deleted with its fabric
     before = getattr(instance, "_stored_sync_state", instance.sync_state)
     rollup.resource_changed(instance.fabric_id, before, None, user=acting_user())
+
+
+@receiver(post_save, sender=EventRule, dispatch_uid="netbox_hedgehog_event_rule_saved")
+@receiver(post_delete, sender=EventRule, dispatch_uid="netbox_hedgehog_event_rule_deleted")
+@receiver(m2m_changed, sender=EventRule.object_types.through, dispatch_uid="netbox_hedgehog_event_rule_types")
+def event_rule_changed(sender, **kwargs):
+    events.forget_rules()

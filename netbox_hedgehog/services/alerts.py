@@ -61,6 +61,22 @@ def after_transition(fabric, rows, *, user=None):
         resolve_automatically(fabric, a.MAINTENANCE_OVERDUE)
 
 
+def audit(fabric, *, user=None) -> dict[str, bool]:
+    """Evaluate the fabric rules on the fabric's stored state now, outside any transition (the audit
+    script): open what holds, resolve what cleared. Returns {type: holds}."""
+    fabric.refresh_from_db()
+    open_now = fabric.open_alerts or {}
+    holds = a.evaluate(a.Facts(fabric.state, fabric.connection_attempts))
+    for rule in a.FABRIC_RULES:
+        if holds[rule.type] and rule.type not in open_now:
+            open_alert(
+                fabric, rule, message=f"{rule.message} {_fabric_detail(fabric, rule)}".strip(), user=user
+            )
+        elif not holds[rule.type] and rule.type in open_now:
+            resolve_automatically(fabric, rule.type)
+    return holds
+
+
 def _fabric_detail(fabric, rule) -> str:
     if rule.type == a.CONNECTION_FAILURE:
         return f"[{fabric.connection_error_code or 'failed'}] {fabric.connection_error}"

@@ -9,11 +9,13 @@ under the key "hedgehog".
 `notify_subscribers()` creates NetBox's own notifications for the users subscribed to a fabric.
 """
 
+import time
+
 from core.models import ObjectType
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from extras.events import EventContext, flush_events, serialize_for_event
-from extras.models import Notification, Subscription
+from extras.models import EventRule, Notification, Subscription
 from netbox.context import current_request
 
 
@@ -32,11 +34,45 @@ class HedgehogEvent(EventContext):
         return super().__getitem__(item)
 
 
+# Whether any enabled event rule listens to (event type, object type), cached a few seconds per
+# process (and forgotten at once in the process that changes an event rule: signals.py), so that a
+# transition nobody listens to costs no query. Another process sees a new rule within the TTL.
+RULES_TTL = 5.0
+_listened: dict[tuple[str, int], tuple[float, bool]] = {}
+_object_types: dict[type, ObjectType] = {}
+
+
+def object_type_of(model) -> ObjectType:
+    if model not in _object_types:
+        _object_types[model] = ObjectType.objects.get_for_model(model)
+    return _object_types[model]
+
+
+def listened(event_type: str, object_type) -> bool:
+    key = (event_type, object_type.pk)
+    now = time.monotonic()
+    cached = _listened.get(key)
+    if cached is None or cached[0] < now:
+        exists = EventRule.objects.filter(
+            event_types__contains=[event_type], object_types=object_type, enabled=True
+        ).exists()
+        _listened[key] = cached = (now + RULES_TTL, exists)
+    return cached[1]
+
+
+def forget_rules():
+    """An event rule changed: decide again whether events are listened to."""
+    _listened.clear()
+
+
 def emit(event_type: str, instance, *, details: dict | None = None, user=None):
     """Queue an event about `instance` for NetBox's event rules, flushed when the transaction commits."""
+    object_type = object_type_of(type(instance))
+    if not listened(event_type, object_type):
+        return
     request = current_request.get()
     context = HedgehogEvent(
-        object_type=ObjectType.objects.get_for_model(instance),
+        object_type=object_type,
         object_id=instance.pk,
         object=instance,
         event_type=event_type,
