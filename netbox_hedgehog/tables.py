@@ -20,7 +20,8 @@ class HedgehogFabricTable(NetBoxTable):
     required_action = columns.ChoiceFieldColumn(
         verbose_name=_("Required action"), accessor="get_required_action_display", orderable=False
     )
-    alerts = columns.TemplateColumn(
+    # named after the fabric's own field: a column named like a relation makes NetBox prefetch it
+    open_alerts = columns.TemplateColumn(
         verbose_name=_("Alerts"),
         template_code=(
             "{% load helpers %}{% with record.highest_open_alert as severity %}{% if severity %}"
@@ -49,7 +50,7 @@ class HedgehogFabricTable(NetBoxTable):
             "connection_status",
             "sync_status",
             "required_action",
-            "alerts",
+            "open_alerts",
             "status_changed",
             "last_validated",
             "connection_error",
@@ -68,7 +69,7 @@ class HedgehogFabricTable(NetBoxTable):
             "connection_status",
             "sync_status",
             "required_action",
-            "alerts",
+            "open_alerts",
             "description",
         )
 

@@ -281,6 +281,7 @@ cmd_down() {
 cmd_demo() {
   cmd_up
   nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
+  nb hedgehog_install_scripts
   cat <<MSG
 
 NetBox with netbox-hedgehog is serving at http://127.0.0.1:$NETBOX_PORT/plugins/hedgehog/fabrics/

@@ -68,8 +68,8 @@ def _state_of(row) -> str:
     return state
 
 
-def plan(fabric, direction: str, prune: bool) -> list[Action]:
-    """What a reconciliation would do, in the order it would do it."""
+def plan(fabric, direction: str, prune: bool, only=None) -> list[Action]:
+    """What a reconciliation would do, in the order it would do it (of the resources `only`, when given)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
     read_only = [k.kind for k in K.ALL if k.read_only]
@@ -78,6 +78,8 @@ def plan(fabric, direction: str, prune: bool) -> list[Action]:
         .exclude(sync_state=S.IN_SYNC)
         .exclude(kind__in=read_only)
     )
+    if only is not None:
+        rows = rows.filter(pk__in=list(only))
     errored = rows.filter(sync_state=S.ERROR).only(
         "pk", "kind", "name", "sync_state", "desired_spec", "desired_labels", "actual_spec", "actual_labels"
     )
