@@ -118,3 +118,54 @@ def test_two_writers_opening_the_same_alert_open_one():
     assert first[0] == second[0] and (first[1], second[1]) == (True, False)
     (alert,) = open_of(fabric)
     assert (alert.occurrences, alert.message) == (2, "two")
+
+
+def test_a_resource_the_cluster_refused_opens_apply_rejected_and_the_next_good_apply_resolves_it(
+    cluster, fabric
+):
+    from hedgehog_kube_emulator import demo_fabric_yaml  # noqa: F401  (the cluster holds the demo fabric)
+    from netbox_hedgehog.jobs import resolve_alert
+    from netbox_hedgehog.models import HedgehogResource
+    from netbox_hedgehog.services.reconcile import reconcile
+    from tests.support.fabrics import sync
+
+    sync(fabric)
+    switch = HedgehogResource.objects.filter(fabric=fabric, kind="Switch").first()
+    cluster.patch_object(
+        "wiring.githedgehog.com", "v1beta1", "switches", switch.name, {"spec": {"description": "by hand"}}
+    )
+    sync(fabric)
+    cluster.fail_next(403, method="PATCH", message='admission webhook "wiring" denied the request: no')
+    reconcile(fabric, "apply", dry_run=False)
+    (alert,) = ReconciliationAlert.objects.filter(fabric=fabric, type="apply_rejected", status="active")
+    assert alert.resource_id == switch.pk and "denied the request" in alert.message
+    # resolving it by hand queues a reconcile of that one resource
+    resolve_alert(alert, note="webhook fixed")
+    alert.refresh_from_db()
+    assert alert.follow_up_job is not None and alert.follow_up_job.data is None
+    assert "Reconcile of" in alert.follow_up
+
+
+def test_resolving_an_inconsistency_by_hand_runs_a_forced_validation():
+    from netbox_hedgehog.jobs import resolve_alert
+
+    fabric = connected()
+    alert_id, _ = alerts.open_alert(fabric, a.BY_TYPE["state_inconsistency"], message="seen by an audit")
+    alert = ReconciliationAlert.objects.get(pk=alert_id)
+    resolve_alert(alert, note="checked")
+    alert.refresh_from_db()
+    assert (alert.status, alert.follow_up) == ("resolved", "Validation: The stored state is consistent.")
+
+
+def test_resolving_a_sync_error_by_hand_queues_a_sync():
+    from netbox_hedgehog.jobs import FabricSyncJob, resolve_alert
+
+    fabric = connected()
+    transition(fabric, "sync_status", "syncing")
+    transition(fabric, "sync_status", "error", reason="[forbidden] no")
+    (alert,) = open_of(fabric)
+    resolve_alert(alert)
+    (job,) = FabricSyncJob.get_jobs(fabric)
+    alert.refresh_from_db()
+    assert (alert.follow_up_job, alert.follow_up) == (job, f"Sync queued: job #{job.pk}")
+    assert HedgehogFabric.objects.get(pk=fabric.pk).sync_status == "syncing"
