@@ -49,6 +49,12 @@ class HedgehogConfig(PluginConfig):
         "drift_ignore": {},
         # Hours in maintenance after which the fabric's review alert opens.
         "maintenance_review_after": 24,
+        # Retries of failed syncs, in seconds (Argo CD's defaults): base * factor ** (n - 1), at most max.
+        "sync_retry_base": 5,
+        "sync_retry_factor": 2,
+        "sync_retry_max": 180,
+        # Seconds between two automatic reconciliations of one fabric (no reconcile storms).
+        "auto_reconcile_interval": 300,
     }
 
     def ready(self):

@@ -267,3 +267,17 @@ class AlertResolutionChoices(ChoiceSet):
         (a.AUTOMATIC, _("Automatic (the condition cleared)"), "green"),
         (a.MANUAL, _("By hand"), "blue"),
     ]
+
+
+class AutoReconcileChoices(ChoiceSet):
+    """What a fabric does by itself when drift is found (off by default)."""
+
+    OFF = "off"
+    APPLY = "apply"
+    ADOPT = "adopt"
+
+    CHOICES = [
+        (OFF, _("Off: drift is only reported"), "gray"),
+        (APPLY, _("Apply: the cluster is brought back to NetBox"), "indigo"),
+        (ADOPT, _("Adopt: NetBox takes what the cluster has"), "teal"),
+    ]

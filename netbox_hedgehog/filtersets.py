@@ -1,6 +1,7 @@
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
 from utilities.filtersets import register_filterset
@@ -10,6 +11,7 @@ from .choices import (
     AlertSeverityChoices,
     AlertStatusChoices,
     AlertTypeChoices,
+    AutoReconcileChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
@@ -18,7 +20,7 @@ from .choices import (
     SyncStatusChoices,
     TriggerChoices,
 )
-from .models import HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
+from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, ReconciliationAlert, StateTransition
 from .models.fabric import required_action_q
 from .state import alerts as alert_rules
 from .state import kinds, machine
@@ -26,6 +28,7 @@ from .state import kinds, machine
 __all__ = (
     "HedgehogFabricFilterSet",
     "HedgehogResourceFilterSet",
+    "MaintenanceWindowFilterSet",
     "ReconciliationAlertFilterSet",
     "StateTransitionFilterSet",
 )
@@ -55,6 +58,14 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
         method="filter_open_alert",
         label=_("Open alert of severity"),
     )
+    auto_reconcile = django_filters.MultipleChoiceFilter(
+        choices=AutoReconcileChoices, distinct=False, null_value=None
+    )
+    maintenance_window_id = django_filters.ModelMultipleChoiceFilter(
+        field_name="maintenance_windows",
+        queryset=MaintenanceWindow.objects.all(),
+        label=_("Maintenance window (ID)"),
+    )
 
     class Meta:
         model = HedgehogFabric
@@ -76,6 +87,11 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
             "kubernetes_allow_http",
             "kubeconfig_context",
             "sync_interval",
+            "connected_since",
+            "sync_attempts",
+            "next_sync_attempt",
+            "auto_reconcile_prune",
+            "last_auto_reconcile",
         )
 
     def search(self, queryset, name, value):
@@ -136,7 +152,7 @@ class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
 
     class Meta:
         model = StateTransition
-        fields = ("id", "job_id")
+        fields = ("id", "job_id", "routine")
 
     def search(self, queryset, name, value):
         if not value.strip():
@@ -221,3 +237,46 @@ class ReconciliationAlertFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
             | Q(message__icontains=value)
             | Q(resource__name__icontains=value)
         )
+
+
+@register_filterset
+class MaintenanceWindowFilterSet(NetBoxModelFilterSet):
+    fabric_id = django_filters.ModelMultipleChoiceFilter(
+        field_name="fabrics", queryset=HedgehogFabric.objects.all(), label=_("Fabric (ID)")
+    )
+    fabric = django_filters.ModelMultipleChoiceFilter(
+        field_name="fabrics__name",
+        queryset=HedgehogFabric.objects.all(),
+        to_field_name="name",
+        label=_("Fabric (name)"),
+    )
+    # start_after / start_before, end_after / end_before (ISO 8601)
+    start = django_filters.DateTimeFromToRangeFilter()
+    end = django_filters.DateTimeFromToRangeFilter()
+    when = django_filters.ChoiceFilter(
+        choices=(("current", _("Current")), ("upcoming", _("Upcoming")), ("past", _("Past"))),
+        method="filter_when",
+        label=_("When"),
+    )
+    created_by_id = django_filters.ModelMultipleChoiceFilter(
+        queryset=get_user_model().objects.all(), distinct=False, label=_("Created by (ID)")
+    )
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ("id", "name", "reason")
+
+    def filter_when(self, queryset, name, value):
+        now = timezone.now()
+        if value == "current":
+            return queryset.filter(start__lte=now, end__gt=now)
+        if value == "upcoming":
+            return queryset.filter(start__gt=now)
+        if value == "past":
+            return queryset.filter(end__lte=now)
+        return queryset
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(reason__icontains=value))

@@ -24,10 +24,10 @@ from rq.job import JobStatus
 from rq.worker import Worker
 
 from . import settings
-from .choices import TriggerChoices
+from .choices import AutoReconcileChoices, TriggerChoices
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric
-from .services import alerts, connection, reconcile, sync
+from .services import alerts, connection, maintenance, reconcile, sync
 from .services import state as state_service
 from .services.state import InvalidTransition, transition
 from .state import alerts as alert_rules
@@ -101,13 +101,17 @@ class FabricJob(JobRunner):
         return timezone.now() - job.created < QUEUEING_GRACE
 
     @classmethod
-    def pending(cls, fabric):
-        """The fabric's pending or running job of the family that a worker really has, if any.
+    def pending(cls, fabric, exclude=None):
+        """The fabric's pending or running job of the family that a worker really has, if any
+        (`exclude`: the job asking, which is running itself).
 
         One no worker has (a dead worker, an emptied queue) is marked errored as lost, so it is
         never answered to anybody again.
         """
-        for job in cls.jobs_of(fabric).filter(status__in=ACTIVE).order_by("-created"):
+        jobs = cls.jobs_of(fabric).filter(status__in=ACTIVE).order_by("-created")
+        if exclude is not None:
+            jobs = jobs.exclude(pk=exclude.pk)
+        for job in jobs:
             if cls.is_alive(job):
                 return job
             mark_errored([job.pk], LOST_JOB_ERROR)
@@ -129,16 +133,38 @@ class FabricJob(JobRunner):
         if fabric.state.get(field) != to:
             transition(fabric, field, to, trigger=trigger, user=user, job=job, reason=reason)
 
+    # Whether a person may override maintenance for this job (machine.SUSPENDED).
+    overridable = False
+
     @classmethod
-    def request(cls, fabric, *, user=None, trigger=TriggerChoices.MANUAL, reason="", **options):
+    def request(
+        cls,
+        fabric,
+        *,
+        user=None,
+        trigger=TriggerChoices.MANUAL,
+        reason="",
+        override=False,
+        after=None,
+        **options,
+    ):
         """Ask for this job on the fabric. Returns (job, created).
 
         Raises InvalidTransition (nothing written, nothing queued) when the fabric's state refuses
-        what the job needs (e.g. a sync of a fabric that is not connected).
+        what the job needs (e.g. a sync of a fabric that is not connected), and when the fabric is
+        in maintenance unless `override` (the job kind allows it; the history says so). `after`:
+        the running job asking (it does not count as pending).
         """
         with transaction.atomic():
             fabric.refresh_state(lock=True)
-            job = cls.pending(fabric)
+            if cls.overridable and m.suspended(fabric.state):
+                if not override:
+                    raise InvalidTransition(
+                        fabric, suspension(fabric, cls.requested_state[0]), cls.requested_state[1]
+                    )
+                reason = f"{reason} (overriding maintenance)".strip()
+                maintenance.maintenance_override(fabric, user, f"asked for a {cls.Meta.name.lower()}")
+            job = cls.pending(fabric, exclude=after)
             if job is not None and cls.reusable(fabric, job):
                 return job, False
             cls.before_enqueue(fabric)
@@ -162,6 +188,11 @@ class FabricJob(JobRunner):
         raise JobFailed(message)
 
 
+def suspension(fabric, field):
+    """The refusal of an operation on a fabric in maintenance (said as a transition's refusal)."""
+    return m.Refused("in_maintenance", m.SUSPENDED_MESSAGE, field, fabric.state.get(field), ())
+
+
 def mark_errored(pks, error: str):
     """Mark jobs errored (no worker will finish them), so that NetBox's job list tells why."""
     Job.objects.filter(pk__in=pks, status__in=ACTIVE).update(
@@ -176,6 +207,7 @@ class ConnectionTestJob(FabricJob):
     """Test one fabric's connection: testing, then connected or failed (with a retry planned)."""
 
     requested_state = (m.CONNECTION, m.TESTING)
+    overridable = True
 
     class Meta:
         name = "Hedgehog connection test"
@@ -229,6 +261,8 @@ class ConnectionTestJob(FabricJob):
             self.fail("The test was declared interrupted while it ran; its result was discarded.")
         retry_at = connection.finish(fabric, outcome, trigger=trigger, job=self.job, log=log)
         self.job.data = {"connection_status": fabric.connection_status, "cluster": fabric.cluster_info}
+        if fabric.connection_status == m.CONNECTED:
+            resume_sync(fabric, log=log)
         if isinstance(outcome, KubeFailure):
             self.job.data["error"] = {"code": outcome.code, "message": outcome.message}
             if retry_at:
@@ -236,9 +270,10 @@ class ConnectionTestJob(FabricJob):
             self.fail(outcome.message, outcome.code)
 
 
-def request_test(fabric, *, user=None, reason="Manual connection test"):
-    """A person asked for a connection test (the button, the REST action). Returns (job, created)."""
-    return ConnectionTestJob.request(fabric, user=user, reason=reason)
+def request_test(fabric, *, user=None, reason="Manual connection test", override=False):
+    """A person asked for a connection test (the button, the REST action). Returns (job, created).
+    Refused for a fabric in maintenance unless `override`."""
+    return ConnectionTestJob.request(fabric, user=user, reason=reason, override=override)
 
 
 def request_test_after_edit(fabric, *, user=None):
@@ -248,8 +283,8 @@ def request_test_after_edit(fabric, *, user=None):
     test it did not ask for. Returns the job or None."""
     if not (getattr(fabric, "connection_changed_by_save", False) and fabric.has_credentials):
         return None
-    if fabric.status == m.DECOMMISSIONED:
-        return None
+    if fabric.status == m.DECOMMISSIONED or m.suspended(fabric.state):
+        return None  # in maintenance: tested when the maintenance ends (signals.py)
     job, _created = request_test(fabric, user=user, reason="Connection settings changed")
     return job
 
@@ -311,9 +346,8 @@ class FabricSyncFamily(FabricJob):
     @classmethod
     def running_alive(cls, job):
         # A running sync holds the fabric's advisory lock on its database session; PostgreSQL drops
-        # it the moment its worker dies. Free lock: nobody runs it.
-        with sync.exclusive(job.object) as free:
-            return not free
+        # it the moment its worker dies. Nobody holds it: nobody runs it.
+        return sync.running(job.object_id)
 
     def after_failure(self, fabric, failure):
         """A connection failure found by this job plans a retry (record_failure did): schedule it now,
@@ -334,13 +368,101 @@ class FabricSyncJob(FabricSyncFamily):
 
     def run(self, *args, trigger=TriggerChoices.SYNC, **kwargs):
         fabric = self.fabric()
+        log = self.logger.info
+        if self.job.interval or trigger == TriggerChoices.RETRY:
+            # a periodic sync or a retry: suspended in maintenance, and a retry only when still due
+            if m.suspended(fabric.state) or fabric.status == m.DECOMMISSIONED:
+                log(f"Not synced: the fabric is {fabric.status} (operations suspended)")
+                self.job.data = {"suspended": fabric.status}
+                return
+            if trigger == TriggerChoices.RETRY and not sync.retry_due(fabric):
+                log(
+                    f"Retry skipped: the sync is {fabric.sync_status}, next attempt {fabric.next_sync_attempt or 'none'}"
+                )
+                return
         try:
-            self.job.data = sync.run_sync(fabric, job=self.job, log=self.logger.info, trigger=trigger)
+            self.job.data = sync.run_sync(fabric, job=self.job, log=log, trigger=trigger)
         except KubeFailure as failure:
             self.job.data = {"error": {"code": failure.code, "message": failure.message}}
             fabric.refresh_state()
             self.after_failure(fabric, failure)
+            if fabric.next_sync_attempt:
+                schedule_sync_retry(fabric, fabric.next_sync_attempt)
+                log(f"Next sync attempt at {fabric.next_sync_attempt.isoformat(timespec='seconds')}")
             self.fail(failure.message, failure.code)
+        fabric.refresh_state()
+        if fabric.sync_status == m.OUT_OF_SYNC:
+            auto_reconcile(fabric, after=self.job, log=log)
+
+
+def schedule_sync_retry(fabric, at):
+    """Schedule the next retry of a failed sync (replacing one scheduled earlier)."""
+    for job in FabricSyncJob.get_jobs(fabric).filter(
+        status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=True
+    ):
+        job.delete()
+    return FabricSyncJob.enqueue(instance=fabric, schedule_at=at, trigger=TriggerChoices.RETRY)
+
+
+def resume_sync(fabric, *, log=None):
+    """The connection is back (e.g. new credentials fixed a permission problem): a sync in error
+    resumes at once instead of waiting for its retry."""
+    log = log or (lambda message: None)
+    if fabric.sync_status != m.ERROR or fabric.status not in (m.PLANNED, m.ACTIVE):
+        return None
+    try:
+        job, created = FabricSyncJob.request(
+            fabric, trigger=TriggerChoices.RETRY, reason="The connection is back: resuming the sync"
+        )
+    except InvalidTransition as exc:
+        log(f"Sync not resumed: {exc.message}")
+        return None
+    log(f"Sync {'resumed' if created else 'already queued'}: job #{job.pk}")
+    return job
+
+
+def auto_reconcile(fabric, *, after=None, log=None):
+    """Drift was found in the cluster (by a sync or the watch): with the fabric's automatic
+    reconciliation on, queue a reconcile in its direction, at most once per auto_reconcile_interval
+    seconds, never in maintenance. Returns the job or None."""
+    log = log or (lambda message: None)
+    if fabric.auto_reconcile == AutoReconcileChoices.OFF or fabric.status != m.ACTIVE:
+        return None
+    now = timezone.now()
+    interval = timedelta(seconds=settings.get("auto_reconcile_interval"))
+    if fabric.last_auto_reconcile and now - fabric.last_auto_reconcile < interval:
+        log(
+            f"Automatic reconciliation not repeated before {(fabric.last_auto_reconcile + interval).isoformat(timespec='seconds')}"
+        )
+        return None
+    try:
+        job, created = ReconcileJob.request(
+            fabric,
+            direction=fabric.auto_reconcile,
+            prune=fabric.auto_reconcile_prune,
+            trigger=TriggerChoices.RECONCILIATION,
+            reason=f"Automatic reconciliation ({fabric.get_auto_reconcile_display()}): drift found",
+            after=after,
+        )
+    except InvalidTransition as exc:
+        log(f"Automatic reconciliation not started: {exc.message}")
+        return None
+    if created:
+        HedgehogFabric.objects.filter(pk=fabric.pk).update(last_auto_reconcile=now)
+        fabric.last_auto_reconcile = now
+        log(f"Automatic reconciliation ({fabric.auto_reconcile}) queued: job #{job.pk}")
+    return job
+
+
+def retire(fabric):
+    """A fabric was decommissioned (final): its pending and scheduled jobs are cancelled and its
+    stored credentials cleared; its history and resources are kept (read-only; purge on request)."""
+    for runner in (ConnectionTestJob, FabricSyncJob, ReconcileJob):
+        for job in runner.get_jobs(fabric).filter(
+            status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_SCHEDULED)
+        ):
+            job.delete()  # also cancels the queued RQ job
+    connection.forget_credentials(fabric)
 
 
 def request_sync(fabric, *, user=None, trigger=TriggerChoices.MANUAL, reason="Manual sync"):
@@ -380,7 +502,7 @@ class ReconcileJob(FabricSyncFamily):
             reason=reason or reconcile.describe_request(direction, prune),
         )
 
-    def run(self, *args, direction=reconcile.APPLY, prune=False, only=None, **kwargs):
+    def run(self, *args, direction=reconcile.APPLY, prune=False, only=None, expected_plan=None, **kwargs):
         fabric = self.fabric()
         try:
             self.job.data = reconcile.reconcile(
@@ -392,7 +514,15 @@ class ReconcileJob(FabricSyncFamily):
                 job=self.job,
                 log=self.logger.info,
                 only=only,
+                expected_plan=expected_plan,
             )
+        except reconcile.PlanChanged as changed:
+            # nothing was done: the fabric's sync status says again what its resources are
+            fabric.refresh_state()
+            if fabric.sync_status == m.SYNCING:
+                sync.finish(fabric, job=self.job, trigger=TriggerChoices.RECONCILIATION, reason=str(changed))
+            self.job.data = {"error": {"code": "plan_changed", "message": str(changed)}}
+            self.fail(str(changed), "plan_changed")
         except KubeFailure as failure:
             self.job.data = {"error": {"code": failure.code, "message": failure.message}}
             fabric.refresh_state()
@@ -402,17 +532,24 @@ class ReconcileJob(FabricSyncFamily):
             self.fail(fabric.sync_error)
 
 
-def request_reconcile(fabric, direction: str, *, prune: bool = False, user=None, only=None):
+def request_reconcile(
+    fabric, direction: str, *, prune: bool = False, user=None, only=None, expected_plan=None
+):
     """Start a reconciliation job: syncing now (refused with the reason when it cannot), one job.
 
     Returns (job, created); a pending or running sync or reconciliation is returned instead. `only`
-    limits it to those resources (ids).
+    limits it to those resources (ids). `expected_plan`: the token of the previewed plan; refused
+    (reconcile.PlanChanged, nothing queued) when the plan is not that one any more, and checked
+    again when the job runs.
     """
     if direction not in reconcile.DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(reconcile.DIRECTIONS)}, not {direction!r}")
     options = {"direction": direction, "prune": prune}
     if only is not None:
         options["only"] = [int(pk) for pk in only]
+    if expected_plan:
+        reconcile.check_plan(fabric, direction, prune, expected_plan, only=only)
+        options["expected_plan"] = expected_plan
     return ReconcileJob.request(fabric, user=user, **options)
 
 
@@ -514,3 +651,15 @@ class AlertReviewJob(JobRunner):
         ended = alerts.end_suppressions()
         self.logger.info(f"{opened} review alert(s) opened, {ended} suppression(s) ended")
         self.job.data = {"maintenance_reviews_opened": opened, "suppressions_ended": ended}
+
+
+@system_job(interval=1)
+class MaintenanceWindowJob(JobRunner):
+    """Every minute: fabrics enter maintenance when a window starts and return to active when it ends
+    (services/maintenance.py)."""
+
+    class Meta:
+        name = "Hedgehog maintenance windows"
+
+    def run(self, *args, **kwargs):
+        self.job.data = maintenance.apply_windows(log=self.logger.info)

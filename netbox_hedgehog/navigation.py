@@ -38,6 +38,19 @@ menu = PluginMenu(
                     permissions=["netbox_hedgehog.view_reconciliationalert"],
                 ),
                 PluginMenuItem(
+                    link="plugins:netbox_hedgehog:maintenancewindow_list",
+                    link_text=_("Maintenance windows"),
+                    permissions=["netbox_hedgehog.view_maintenancewindow"],
+                    buttons=(
+                        PluginMenuButton(
+                            link="plugins:netbox_hedgehog:maintenancewindow_add",
+                            title=_("Add"),
+                            icon_class="mdi mdi-plus-thick",
+                            permissions=["netbox_hedgehog.add_maintenancewindow"],
+                        ),
+                    ),
+                ),
+                PluginMenuItem(
                     link="plugins:netbox_hedgehog:statetransition_list",
                     link_text=_("State transitions"),
                     permissions=["netbox_hedgehog.view_statetransition"],

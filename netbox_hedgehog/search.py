@@ -1,6 +1,6 @@
 from netbox.search import SearchIndex, register_search
 
-from .models import HedgehogFabric, ReconciliationAlert
+from .models import HedgehogFabric, MaintenanceWindow, ReconciliationAlert
 
 
 @register_search
@@ -21,3 +21,10 @@ class ReconciliationAlertIndex(SearchIndex):
     model = ReconciliationAlert
     fields = (("message", 500),)
     display_attrs = ("fabric", "type", "severity", "status")
+
+
+@register_search
+class MaintenanceWindowIndex(SearchIndex):
+    model = MaintenanceWindow
+    fields = (("name", 100), ("reason", 500))
+    display_attrs = ("start", "end", "reason")

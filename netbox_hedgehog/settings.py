@@ -64,10 +64,14 @@ def validate():
         "stale_test_after",
         "stale_sync_after",
         "maintenance_review_after",
+        "sync_retry_base",
+        "sync_retry_max",
+        "auto_reconcile_interval",
     ):
         _positive_number(name)
-    if get("retry_backoff_factor") < 1:
-        raise ValueError("retry_backoff_factor must be at least 1.")
+    for name in ("retry_backoff_factor", "sync_retry_factor"):
+        if get(name) < 1:
+            raise ValueError(f"{name} must be at least 1.")
     if not 0 <= get("retry_jitter") < 1:
         raise ValueError("retry_jitter must be a fraction between 0 and 1.")
     rules = get("drift_ignore")

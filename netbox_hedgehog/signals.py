@@ -17,13 +17,17 @@ asks for it (jobs.request_test_after_edit), so that a script saving a fabric get
 not ask for.
 """
 
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from extras.models import EventRule
 
+from . import jobs
+from .choices import TriggerChoices
 from .models import HedgehogFabric, HedgehogResource
 from .services import events, rollup
-from .services.state import acting_user, record_creation
+from .services.state import acting_user, record_creation, transitioned
+from .state import machine as m
 
 
 @receiver(post_save, sender=HedgehogFabric, dispatch_uid="netbox_hedgehog_fabric_created")
@@ -75,3 +79,34 @@ def resource_deleted(sender, instance, origin=None, **kwargs):
 @receiver(m2m_changed, sender=EventRule.object_types.through, dispatch_uid="netbox_hedgehog_event_rule_types")
 def event_rule_changed(sender, **kwargs):
     events.forget_rules()
+
+
+@receiver(transitioned, dispatch_uid="netbox_hedgehog_transitioned")
+def fabric_transitioned(sender, fabric, rows, user=None, **kwargs):
+    """What a transition means beyond the state, once it is committed:
+
+    * decommissioned (final): the fabric's pending and scheduled jobs are cancelled and its
+      credentials cleared (jobs.retire);
+    * maintenance ended (back to active): the connection is tested again, as new settings saved
+      during maintenance were not tested;
+    * drift found by the watch: an automatic reconciliation when the fabric asks for one (a sync
+      that finds drift asks itself, when it ends: jobs.FabricSyncJob).
+    """
+    for row in rows:
+        if (row.field, row.new) == (m.STATUS, m.DECOMMISSIONED):
+            transaction.on_commit(lambda: jobs.retire(fabric))
+        elif (row.field, row.previous, row.new) == (
+            m.STATUS,
+            m.MAINTENANCE,
+            m.ACTIVE,
+        ) and fabric.has_credentials:
+            transaction.on_commit(lambda: _retest_after_maintenance(fabric, user))
+        elif (row.field, row.new, row.trigger) == (m.SYNC, m.OUT_OF_SYNC, TriggerChoices.WATCH):
+            transaction.on_commit(lambda: jobs.auto_reconcile(fabric))
+
+
+def _retest_after_maintenance(fabric, user):
+    try:
+        jobs.request_test(fabric, user=user, reason="Maintenance ended: testing the connection")
+    except jobs.InvalidTransition:
+        pass  # decommissioned meanwhile: nothing to test

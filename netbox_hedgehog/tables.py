@@ -2,11 +2,12 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
-from .models import HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
+from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, ReconciliationAlert, StateTransition
 
 __all__ = (
     "HedgehogFabricTable",
     "HedgehogResourceTable",
+    "MaintenanceWindowTable",
     "ReconciliationAlertTable",
     "StateTransitionTable",
 )
@@ -210,3 +211,42 @@ class ReconciliationAlertTable(NetBoxTable):
             "occurrences",
             "last_seen",
         )
+
+
+class MaintenanceWindowTable(NetBoxTable):
+    name = tables.Column(verbose_name=_("Name"), linkify=True)
+    fabrics = columns.ManyToManyColumn(verbose_name=_("Fabrics"), linkify_item=True)
+    start = columns.DateTimeColumn(verbose_name=_("Start"), timespec="minutes")
+    end = columns.DateTimeColumn(verbose_name=_("End"), timespec="minutes")
+    when = columns.TemplateColumn(
+        verbose_name=_("When"),
+        template_code=(
+            "{% load helpers %}{% with record.when as when %}"
+            "{% if when == 'current' %}{% badge 'Current' bg_color='orange' %}"
+            "{% elif when == 'upcoming' %}{% badge 'Upcoming' bg_color='blue' %}"
+            "{% else %}{% badge 'Past' bg_color='gray' %}{% endif %}{% endwith %}"
+        ),
+        orderable=False,
+    )
+    reason = tables.Column(verbose_name=_("Reason"))
+    created_by = tables.Column(verbose_name=_("Created by"))
+    tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:maintenancewindow_list")
+
+    class Meta(NetBoxTable.Meta):
+        model = MaintenanceWindow
+        fields = (
+            "pk",
+            "id",
+            "name",
+            "fabrics",
+            "start",
+            "end",
+            "when",
+            "reason",
+            "created_by",
+            "tags",
+            "created",
+            "last_updated",
+            "actions",
+        )
+        default_columns = ("pk", "name", "fabrics", "start", "end", "when", "reason")

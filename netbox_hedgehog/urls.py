@@ -1,7 +1,7 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
-from . import alert_views, resource_views, views  # noqa: F401  (registers the model views)
+from . import alert_views, maintenance_views, resource_views, views  # noqa: F401  (registers the model views)
 
 app_name = "netbox_hedgehog"
 urlpatterns = (
@@ -13,4 +13,9 @@ urlpatterns = (
     path("state-transitions/<int:pk>/", include(get_model_urls("netbox_hedgehog", "statetransition"))),
     path("alerts/", include(get_model_urls("netbox_hedgehog", "reconciliationalert", detail=False))),
     path("alerts/<int:pk>/", include(get_model_urls("netbox_hedgehog", "reconciliationalert"))),
+    path(
+        "maintenance-windows/",
+        include(get_model_urls("netbox_hedgehog", "maintenancewindow", detail=False)),
+    ),
+    path("maintenance-windows/<int:pk>/", include(get_model_urls("netbox_hedgehog", "maintenancewindow"))),
 )

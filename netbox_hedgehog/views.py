@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from extras.ui.panels import CustomFieldsPanel, TagsPanel
 from netbox.object_actions import BulkExport
@@ -11,11 +12,11 @@ from netbox.views.generic.base import BaseObjectView
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
-from .choices import ReconcileDirectionChoices
+from .choices import ReconcileActionChoices, ReconcileDirectionChoices
 from .jobs import request_reconcile, request_sync, request_test
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
-from .services.reconcile import reconcile
+from .services import reconcile
 from .services.state import InvalidTransition, transition
 from .state import machine
 from .ui import panels
@@ -42,6 +43,7 @@ class HedgehogFabricView(generic.ObjectView):
         right_panels=[
             panels.FabricAlertsPanel(),
             panels.LifecyclePanel(),
+            panels.FabricMaintenancePanel(),
             panels.ClusterConnectionPanel(),
             panels.FabricResourcesPanel(),
             CustomFieldsPanel(),
@@ -137,6 +139,11 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
         return redirect(self.get_return_url(request, fabric))
 
 
+def job_message(text, job):
+    """A message naming a job, linked to the job's page."""
+    return format_html('{} <a href="{}">#{}</a>.', text, job.get_absolute_url(), job.pk)
+
+
 class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
     """POST from a button on the fabric page: start a job (one at a time). Needs the action's own
     permission (netbox_hedgehog.<action>_hedgehogfabric)."""
@@ -148,7 +155,7 @@ class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
     def get_required_permission(self):
         return f"netbox_hedgehog.{self.action}_hedgehogfabric"
 
-    def start(self, fabric, user):
+    def start(self, fabric, request):
         """Start the job; return (job, created) or raise InvalidTransition."""
         raise NotImplementedError
 
@@ -158,16 +165,16 @@ class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
     def post(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)
         try:
-            job, created = self.start(fabric, request.user)
+            job, created = self.start(fabric, request)
         except InvalidTransition as exc:
             messages.error(request, exc.message)
         else:
             if created:
-                messages.success(request, _("{what} queued as job #{id}.").format(what=self.what, id=job.pk))
+                messages.success(request, job_message(_("{what} queued as job").format(what=self.what), job))
             else:
                 messages.info(
                     request,
-                    _("{what} already queued or running: job #{id}.").format(what=self.what, id=job.pk),
+                    job_message(_("{what} already queued or running: job").format(what=self.what), job),
                 )
         return redirect(self.get_return_url(request, fabric))
 
@@ -177,8 +184,9 @@ class HedgehogFabricTestConnectionView(FabricJobButtonView):
     what = _("Connection test")
     action = "test_connection"
 
-    def start(self, fabric, user):
-        return request_test(fabric, user=user)
+    def start(self, fabric, request):
+        override = request.POST.get("override_maintenance") in ("on", "true", "1")
+        return request_test(fabric, user=request.user, override=override)
 
 
 @register_model_view(HedgehogFabric, "sync")
@@ -186,13 +194,15 @@ class HedgehogFabricSyncView(FabricJobButtonView):
     what = _("Sync")
     action = "sync"
 
-    def start(self, fabric, user):
-        return request_sync(fabric, user=user)
+    def start(self, fabric, request):
+        return request_sync(fabric, user=request.user)
 
 
 @register_model_view(HedgehogFabric, "reconcile")
 class HedgehogFabricReconcileView(BaseObjectView):
-    """Choose a direction, preview it (a dry run), then reconcile. Needs the reconcile permission."""
+    """Choose a direction, preview it (a dry run), then run exactly that plan. Needs the reconcile
+    permission. "Reconcile now" sends the previewed plan's direction, prune and token (not the
+    choices above it, which may have changed since); a plan that deletes asks for confirmation."""
 
     queryset = HedgehogFabric.objects.all()
     template_name = "netbox_hedgehog/reconcile.html"
@@ -203,31 +213,78 @@ class HedgehogFabricReconcileView(BaseObjectView):
     def get(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)
         form = forms.ReconcileForm(initial={"direction": ReconcileDirectionChoices.APPLY})
-        return render(request, self.template_name, {"object": fabric, "form": form, "plan": None})
+        return self.page(request, fabric, form)
+
+    def page(self, request, fabric, form, plan=None, run_form=None):
+        deletes = [a for a in (plan or {}).get("actions", ()) if a["action"] == ReconcileActionChoices.DELETE]
+        if plan and run_form is None:
+            run_form = forms.ReconcileRunForm(
+                initial={"direction": plan["direction"], "prune": plan["prune"], "plan": plan["plan"]}
+            )
+        context = {
+            "object": fabric,
+            "form": form,
+            "plan": plan,
+            "run_form": run_form,
+            "deletes": deletes,
+            "suspended": machine.suspended(fabric.state),
+        }
+        return render(request, self.template_name, context)
 
     def post(self, request, pk):
         fabric = get_object_or_404(self.queryset, pk=pk)
+        if "run" in request.POST:
+            return self.run(request, fabric)
         form = forms.ReconcileForm(request.POST)
         plan = None
         if form.is_valid():
-            direction, prune = form.cleaned_data["direction"], form.cleaned_data["prune"]
-            if "run" in request.POST:
-                try:
-                    job, _created = request_reconcile(fabric, direction, prune=prune, user=request.user)
-                except InvalidTransition as exc:
-                    messages.error(request, exc.message)
-                else:
-                    messages.success(request, _("Reconciliation queued as job #{id}.").format(id=job.pk))
-                    return redirect(job.get_absolute_url())
+            try:
+                plan = reconcile.preview(
+                    fabric,
+                    form.cleaned_data["direction"],
+                    prune=form.cleaned_data["prune"],
+                    override=form.cleaned_data["override_maintenance"],
+                    user=request.user,
+                )
+            except reconcile.CannotAsk as exc:
+                messages.error(request, exc.message)
+            except KubeFailure as failure:
+                messages.error(
+                    request, _("Could not ask the cluster: {message}").format(message=failure.message)
+                )
+        return self.page(request, fabric, form, plan)
+
+    def run(self, request, fabric):
+        run_form = forms.ReconcileRunForm(request.POST)
+        if not run_form.is_valid():
+            messages.error(request, _("Preview the reconciliation first: only a previewed plan runs."))
+            return redirect(request.path)
+        direction, prune = run_form.cleaned_data["direction"], run_form.cleaned_data["prune"]
+        token = run_form.cleaned_data["plan"]
+        deletes = prune and any(
+            a.action == ReconcileActionChoices.DELETE for a in reconcile.plan(fabric, direction, prune)
+        )
+        if deletes and not run_form.cleaned_data["confirm_prune"]:
+            messages.error(
+                request,
+                _(
+                    "This plan deletes objects from the cluster: confirm it to run it, or preview without prune."
+                ),
+            )
+        else:
+            try:
+                job, _created = request_reconcile(
+                    fabric, direction, prune=prune, user=request.user, expected_plan=token
+                )
+            except InvalidTransition as exc:
+                messages.error(request, exc.message)
+            except reconcile.PlanChanged as exc:
+                messages.error(request, str(exc))
             else:
-                try:
-                    plan = reconcile(fabric, direction, dry_run=True, prune=prune)
-                except KubeFailure as failure:
-                    messages.error(
-                        request,
-                        _("The cluster could not be asked: {message}").format(message=failure.message),
-                    )
-        return render(request, self.template_name, {"object": fabric, "form": form, "plan": plan})
+                messages.success(request, job_message(_("Reconciliation queued as job"), job))
+                return redirect(job.get_absolute_url())
+        form = forms.ReconcileForm(initial={"direction": direction, "prune": prune})
+        return self.page(request, fabric, form)
 
 
 #

@@ -1,7 +1,7 @@
 from core.api.serializers import JobSerializer
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from netbox.api.fields import ChoiceField
+from netbox.api.fields import ChoiceField, SerializedPKRelatedField
 from netbox.api.serializers import BaseModelSerializer, NetBoxModelSerializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -12,6 +12,7 @@ from ..choices import (
     AlertSeverityChoices,
     AlertStatusChoices,
     AlertTypeChoices,
+    AutoReconcileChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     ReconcileDirectionChoices,
@@ -23,7 +24,14 @@ from ..choices import (
 )
 from ..credentials import encrypt
 from ..jobs import request_test_after_edit
-from ..models import AlertStatusChange, HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
+from ..models import (
+    AlertStatusChange,
+    HedgehogFabric,
+    HedgehogResource,
+    MaintenanceWindow,
+    ReconciliationAlert,
+    StateTransition,
+)
 from ..models.fabric import SECRET_FIELDS, STATE_OWNED_FIELDS
 from ..models.resource import OBSERVED_FIELDS
 from ..services.state import InvalidTransition, start_as, transition
@@ -34,6 +42,7 @@ from ..validators.documents import validate_document
 __all__ = (
     "HedgehogFabricSerializer",
     "HedgehogResourceSerializer",
+    "MaintenanceWindowSerializer",
     "StateTransitionSerializer",
     "TransitionRefused",
     "TransitionRequestSerializer",
@@ -80,6 +89,7 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
     connection_status = ChoiceField(choices=ConnectionStatusChoices, read_only=True)
     sync_status = ChoiceField(choices=SyncStatusChoices, read_only=True)
     required_action = ChoiceField(choices=RequiredActionChoices, read_only=True)
+    auto_reconcile = ChoiceField(choices=AutoReconcileChoices, required=False)
     state_problems = serializers.SerializerMethodField(
         help_text=_("Consistency problems of the stored state; empty when consistent")
     )
@@ -129,6 +139,12 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             "connection_error_code",
             "connection_attempts",
             "next_connection_attempt",
+            "connected_since",
+            "sync_attempts",
+            "next_sync_attempt",
+            "auto_reconcile",
+            "auto_reconcile_prune",
+            "last_auto_reconcile",
             "cluster_info",
             "kubernetes_server",
             "kubernetes_token",
@@ -304,6 +320,22 @@ class ReconcileRequestSerializer(serializers.Serializer):
     prune = serializers.BooleanField(
         default=False, help_text=_("apply: also delete what exists only in the cluster")
     )
+    override_maintenance = serializers.BooleanField(
+        default=False,
+        help_text=_("A dry run of a fabric in maintenance anyway (written in the fabric's journal)"),
+    )
+    plan = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("Not a dry run: the token of the previewed plan; only that plan runs (409 otherwise)"),
+    )
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text=_("JSON pointer of the field"))
+    desired = serializers.JSONField(allow_null=True, help_text=_("What NetBox wants (null: absent)"))
+    actual = serializers.JSONField(allow_null=True, help_text=_("What the cluster has (null: absent)"))
 
 
 class ReconcileActionSerializer(serializers.Serializer):
@@ -313,12 +345,14 @@ class ReconcileActionSerializer(serializers.Serializer):
     action = serializers.CharField()
     outcome = serializers.CharField()
     message = serializers.CharField(allow_blank=True)
+    changes = FieldChangeSerializer(many=True, help_text=_("A patch or an adoption: the fields that change"))
 
 
 class ReconcilePlanSerializer(serializers.Serializer):
     direction = serializers.CharField()
     dry_run = serializers.BooleanField()
     prune = serializers.BooleanField()
+    plan = serializers.CharField(help_text=_("The plan's token: pass it to run exactly this plan"))
     actions = ReconcileActionSerializer(many=True)
 
 
@@ -340,22 +374,35 @@ class AlertRefusedError(APIException):
         }
 
 
-class NotConnected(APIException):
-    """409 for a dry run of a fabric that is not connected (the body of a TransitionRefused)."""
+class CannotAsk(APIException):
+    """409 for a dry run that cannot ask the cluster: the fabric is not connected, or in maintenance
+    without override_maintenance (the body of a TransitionRefused)."""
 
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_connected"
 
-    def __init__(self, fabric):
+    def __init__(self, fabric, refusal):
         super().__init__()
+        suspended = refusal.code == "in_maintenance"
         self.detail = {
-            "detail": _("The fabric is not connected: test the connection first."),
-            "code": "not_connected",
-            "field": machine.CONNECTION,
-            "current": fabric.connection_status,
-            "requested": machine.CONNECTED,
+            "detail": refusal.message,
+            "code": refusal.code,
+            "field": machine.STATUS if suspended else machine.CONNECTION,
+            "current": fabric.status if suspended else fabric.connection_status,
+            "requested": machine.ACTIVE if suspended else machine.CONNECTED,
             "allowed": [],
         }
+
+
+class PlanChanged(APIException):
+    """409: the previewed plan (its token) is not what a reconciliation would run now."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "plan_changed"
+
+    def __init__(self, message):
+        super().__init__()
+        self.detail = {"detail": message, "code": "plan_changed"}
 
 
 class ClusterUnavailable(APIException):
@@ -539,3 +586,57 @@ class AlertSuppressSerializer(AlertNoteSerializer):
     until = serializers.DateTimeField(
         help_text=_("Suppressed until then; active again afterwards if still open")
     )
+
+
+class MaintenanceWindowSerializer(NetBoxModelSerializer):
+    """A window's fabrics enter maintenance at its start and return to active at its end. Its
+    fabrics must be able to enter maintenance (active, or in maintenance already)."""
+
+    url = serializers.HyperlinkedIdentityField(
+        view_name="plugins-api:netbox_hedgehog-api:maintenancewindow-detail"
+    )
+    fabrics = SerializedPKRelatedField(
+        queryset=HedgehogFabric.objects.all(),
+        serializer=HedgehogFabricSerializer,
+        nested=True,
+        many=True,
+        required=True,
+    )
+    created_by = UserSerializer(nested=True, read_only=True, allow_null=True)
+    when = serializers.CharField(read_only=True, help_text=_("current, upcoming or past"))
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = (
+            "id",
+            "url",
+            "display_url",
+            "display",
+            "name",
+            "fabrics",
+            "start",
+            "end",
+            "when",
+            "reason",
+            "created_by",
+            "tags",
+            "custom_fields",
+            "created",
+            "last_updated",
+        )
+        brief_fields = ("id", "url", "display", "name", "start", "end")
+
+    def validate(self, data):
+        fabrics = data.get("fabrics")
+        if fabrics is not None:
+            if not fabrics:
+                raise serializers.ValidationError({"fabrics": [_("A window needs at least one fabric.")]})
+            refused = MaintenanceWindow().refused_fabrics(fabrics)
+            if refused:
+                raise serializers.ValidationError({"fabrics": [str(r) for r in refused]})
+        return super().validate(data)
+
+    def create(self, validated_data):
+        request = self.context.get("request")
+        validated_data["created_by"] = getattr(request, "user", None)
+        return super().create(validated_data)

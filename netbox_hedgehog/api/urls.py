@@ -8,6 +8,7 @@ router.register("fabrics", views.HedgehogFabricViewSet)
 router.register("resources", resource_views.HedgehogResourceViewSet)
 router.register("state-transitions", views.StateTransitionViewSet)
 router.register("alerts", views.ReconciliationAlertViewSet)
+router.register("maintenance-windows", views.MaintenanceWindowViewSet)
 
 app_name = "netbox_hedgehog-api"
 urlpatterns = router.urls

@@ -1,6 +1,6 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from netbox.api.authentication import TokenPermissions
 from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
 from rest_framework import status
@@ -16,9 +16,8 @@ from rest_framework.routers import APIRootView
 from .. import filtersets
 from ..jobs import request_reconcile, request_sync, request_test, resolve_alert
 from ..kube.errors import KubeFailure
-from ..models import HedgehogFabric, ReconciliationAlert, StateTransition
-from ..services import alerts
-from ..services.reconcile import reconcile
+from ..models import HedgehogFabric, MaintenanceWindow, ReconciliationAlert, StateTransition
+from ..services import alerts, reconcile
 from ..services.state import InvalidTransition, transition
 from ..state import machine
 from . import serializers
@@ -92,18 +91,29 @@ class HedgehogFabricViewSet(PluginErrorsMixin, NetBoxModelViewSet):
         return super().get_permissions()
 
     @extend_schema(
-        request=None, responses=answers({202: serializers.ConnectionTestAcceptedSerializer}, 403, 404, 409)
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "override_maintenance",
+                bool,
+                description="Test a fabric in maintenance anyway (recorded in its history)",
+                required=False,
+            )
+        ],
+        responses=answers({202: serializers.ConnectionTestAcceptedSerializer}, 403, 404, 409),
     )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk):
         """Start a connection test (202 with the job). While one is pending or running, answer with it.
 
         The fabric moves to testing at once; the job ends it connected or failed. 409 when the fabric
-        is decommissioned. Needs the test_connection permission on the fabric.
+        is decommissioned, and when it is in maintenance unless `?override_maintenance=true`. Needs
+        the test_connection permission on the fabric.
         """
         fabric = fabric_for(request, pk, "test_connection")
+        override = str(request.query_params.get("override_maintenance", "")).lower() in ("1", "true", "yes")
         try:
-            job, created = request_test(fabric, user=request.user)
+            job, created = request_test(fabric, user=request.user, override=override)
         except InvalidTransition as exc:
             raise serializers.TransitionRefused(exc) from None
         body = serializers.ConnectionTestAcceptedSerializer(
@@ -146,27 +156,42 @@ class HedgehogFabricViewSet(PluginErrorsMixin, NetBoxModelViewSet):
         """Reconcile NetBox and the cluster: {"direction": "apply"|"adopt", "dry_run": bool, "prune": bool}.
 
         A dry run (the default) answers 200 with every planned action (for apply, judged by the
-        cluster with dryRun=All) and changes nothing. Otherwise 202 with the job. 409 with the reason
-        when the fabric cannot sync now. Needs the reconcile permission on the fabric.
+        cluster with dryRun=All; a patch lists its field changes) and its `plan` token, and changes
+        nothing. Otherwise 202 with the job; given `plan`, only that previewed plan runs (409
+        `plan_changed` otherwise). 409 with the reason when the fabric cannot sync now, is not
+        connected, or is in maintenance (a dry run may pass `override_maintenance`). Needs the
+        reconcile permission on the fabric.
         """
         fabric = fabric_for(request, pk, "reconcile")
         body = serializers.ReconcileRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         options = body.validated_data
         if options["dry_run"]:
-            if fabric.connection_status != "connected":
-                raise serializers.NotConnected(fabric)
             try:
-                report = reconcile(fabric, options["direction"], dry_run=True, prune=options["prune"])
+                report = reconcile.preview(
+                    fabric,
+                    options["direction"],
+                    prune=options["prune"],
+                    override=options["override_maintenance"],
+                    user=request.user,
+                )
+            except reconcile.CannotAsk as exc:
+                raise serializers.CannotAsk(fabric, exc) from None
             except KubeFailure as failure:
                 raise serializers.ClusterUnavailable(failure) from None
             return Response(serializers.ReconcilePlanSerializer(report).data)
         try:
             job, created = request_reconcile(
-                fabric, options["direction"], prune=options["prune"], user=request.user
+                fabric,
+                options["direction"],
+                prune=options["prune"],
+                user=request.user,
+                expected_plan=options.get("plan") or None,
             )
         except InvalidTransition as exc:
             raise serializers.TransitionRefused(exc) from None
+        except reconcile.PlanChanged as exc:
+            raise serializers.PlanChanged(str(exc)) from None
         accepted = serializers.SyncAcceptedSerializer(
             {"job": job, "created": created, "sync_status": fabric.sync_status}, context={"request": request}
         )
@@ -308,3 +333,14 @@ class ReconciliationAlertViewSet(PluginErrorsMixin, NetBoxReadOnlyModelViewSet):
         except alerts.AlertRefused as exc:
             self._refused(exc)
         return self._answer(request, alert)
+
+
+class MaintenanceWindowViewSet(PluginErrorsMixin, NetBoxModelViewSet):
+    """Maintenance windows: at the start their fabrics enter maintenance, at the end they return to
+    active (a system job, every minute). A window entirely in the past, one that ends before it
+    starts, or one holding a fabric that cannot enter maintenance (planned, decommissioned) is a 400."""
+
+    queryset = MaintenanceWindow.objects.select_related("created_by").prefetch_related("fabrics", "tags")
+    serializer_class = serializers.MaintenanceWindowSerializer
+    filterset_class = filtersets.MaintenanceWindowFilterSet
+    parser_classes = PARSERS

@@ -2,5 +2,6 @@ from .alerts import *
 from .bulk_edit import *
 from .bulk_import import *
 from .filtersets import *
+from .maintenance import *
 from .model_forms import *
 from .resources import *

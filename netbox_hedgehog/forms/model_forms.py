@@ -9,7 +9,7 @@ from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric
 from ..models.fabric import SECRET_FIELDS
 
-__all__ = ("HedgehogFabricForm", "LifecycleTransitionForm", "ReconcileForm")
+__all__ = ("HedgehogFabricForm", "LifecycleTransitionForm", "ReconcileForm", "ReconcileRunForm")
 
 
 class SecretInput(forms.PasswordInput):
@@ -132,4 +132,21 @@ class ReconcileForm(forms.Form):
     )
     prune = forms.BooleanField(
         label=_("Prune"), required=False, help_text=_("Apply: also delete what exists only in the cluster")
+    )
+    override_maintenance = forms.BooleanField(
+        label=_("Override maintenance"),
+        required=False,
+        help_text=_("The fabric is in maintenance: ask its cluster anyway (written in the fabric's journal)"),
+    )
+
+
+class ReconcileRunForm(forms.Form):
+    """ "Reconcile now": exactly the previewed plan (its direction, prune and token, as previewed)."""
+
+    direction = forms.ChoiceField(choices=ReconcileDirectionChoices, widget=forms.HiddenInput)
+    prune = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    plan = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    confirm_prune = forms.BooleanField(
+        label=_("Yes, delete these objects from the cluster"),
+        required=False,
     )

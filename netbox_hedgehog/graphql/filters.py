@@ -11,6 +11,7 @@ from ..models.fabric import required_action_q
 __all__ = (
     "HedgehogFabricFilter",
     "HedgehogResourceFilter",
+    "MaintenanceWindowFilter",
     "ReconciliationAlertFilter",
     "StateTransitionFilter",
 )
@@ -26,6 +27,7 @@ class HedgehogFabricFilter(NetBoxModelFilter):
     last_validated: DatetimeFilterLookup | None = strawberry_django.filter_field()
     last_sync: DatetimeFilterLookup | None = strawberry_django.filter_field()
     sync_interval: IntegerLookup | None = strawberry_django.filter_field()
+    auto_reconcile: StrFilterLookup | None = strawberry_django.filter_field()
 
     @strawberry_django.filter_field
     def required_action(self, value: list[str], prefix: str) -> Q:
@@ -42,6 +44,7 @@ class StateTransitionFilter(BaseModelFilter):
     trigger: StrFilterLookup | None = strawberry_django.filter_field()
     user_id: ID | None = strawberry_django.filter_field()
     time: DatetimeFilterLookup | None = strawberry_django.filter_field()
+    routine: bool | None = strawberry_django.filter_field()
 
 
 @register_filter(models.HedgehogResource, lookups=True)
@@ -61,3 +64,11 @@ class ReconciliationAlertFilter(NetBoxModelFilter):
     severity: StrFilterLookup | None = strawberry_django.filter_field()
     status: StrFilterLookup | None = strawberry_django.filter_field()
     last_seen: DatetimeFilterLookup | None = strawberry_django.filter_field()
+
+
+@register_filter(models.MaintenanceWindow, lookups=True)
+class MaintenanceWindowFilter(NetBoxModelFilter):
+    name: StrFilterLookup | None = strawberry_django.filter_field()
+    start: DatetimeFilterLookup | None = strawberry_django.filter_field()
+    end: DatetimeFilterLookup | None = strawberry_django.filter_field()
+    reason: StrFilterLookup | None = strawberry_django.filter_field()

@@ -1,7 +1,13 @@
 import strawberry
 import strawberry_django
 
-from .types import HedgehogFabricType, HedgehogResourceType, ReconciliationAlertType, StateTransitionType
+from .types import (
+    HedgehogFabricType,
+    HedgehogResourceType,
+    MaintenanceWindowType,
+    ReconciliationAlertType,
+    StateTransitionType,
+)
 
 
 @strawberry.type(name="Query")
@@ -17,6 +23,9 @@ class HedgehogQuery:
 
     hedgehog_alert: ReconciliationAlertType = strawberry_django.field()
     hedgehog_alert_list: list[ReconciliationAlertType] = strawberry_django.field()
+
+    hedgehog_maintenance_window: MaintenanceWindowType = strawberry_django.field()
+    hedgehog_maintenance_window_list: list[MaintenanceWindowType] = strawberry_django.field()
 
 
 schema = [HedgehogQuery]

@@ -8,6 +8,7 @@ from .. import models
 from .filters import (
     HedgehogFabricFilter,
     HedgehogResourceFilter,
+    MaintenanceWindowFilter,
     ReconciliationAlertFilter,
     StateTransitionFilter,
 )
@@ -15,7 +16,13 @@ from .filters import (
 if TYPE_CHECKING:
     from users.graphql.types import UserType
 
-__all__ = ("HedgehogFabricType", "HedgehogResourceType", "ReconciliationAlertType", "StateTransitionType")
+__all__ = (
+    "HedgehogFabricType",
+    "HedgehogResourceType",
+    "MaintenanceWindowType",
+    "ReconciliationAlertType",
+    "StateTransitionType",
+)
 
 # Never the secrets (kubernetes_token, kubeconfig): only whether each is set.
 FABRIC_FIELDS = [
@@ -46,6 +53,12 @@ FABRIC_FIELDS = [
     "sync_summary",
     "open_alerts",
     "sync_interval",
+    "connected_since",
+    "sync_attempts",
+    "next_sync_attempt",
+    "auto_reconcile",
+    "auto_reconcile_prune",
+    "last_auto_reconcile",
     "created",
     "last_updated",
 ]
@@ -72,7 +85,7 @@ class HedgehogFabricType(NetBoxObjectType):
 
 @register_type(
     models.StateTransition,
-    fields=["id", "field", "previous", "new", "trigger", "reason", "time"],
+    fields=["id", "field", "previous", "new", "trigger", "reason", "time", "routine"],
     filters=StateTransitionFilter,
     pagination=True,
 )
@@ -150,3 +163,14 @@ class HedgehogResourceType(NetBoxObjectType):
 class ReconciliationAlertType(NetBoxObjectType):
     fabric: Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]
     resource: Annotated["HedgehogResourceType", strawberry.lazy("netbox_hedgehog.graphql.types")] | None
+
+
+@register_type(
+    models.MaintenanceWindow,
+    fields=["id", "name", "start", "end", "reason", "created", "last_updated"],
+    filters=MaintenanceWindowFilter,
+    pagination=True,
+)
+class MaintenanceWindowType(NetBoxObjectType):
+    fabrics: list[Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]]
+    created_by: Annotated["UserType", strawberry.lazy("users.graphql.types")] | None

@@ -11,6 +11,7 @@ from netbox.models.features import JobsMixin
 
 from ..choices import (
     AlertSeverityChoices,
+    AutoReconcileChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
     RequiredActionChoices,
@@ -41,6 +42,10 @@ STATE_OWNED_FIELDS = (
     "cluster_info",
     "sync_summary",
     "open_alerts",
+    "connected_since",
+    "sync_attempts",
+    "next_sync_attempt",
+    "last_auto_reconcile",
 )
 # Of those, the ones a transition may write as details of what happened (not state themselves).
 DETAIL_FIELDS = (
@@ -49,6 +54,9 @@ DETAIL_FIELDS = (
     "next_connection_attempt",
     "cluster_info",
     "sync_summary",
+    "connected_since",
+    "sync_attempts",
+    "next_sync_attempt",
 )
 # Credentials stored encrypted (see netbox_hedgehog.credentials); never shown, logged or exported.
 SECRET_FIELDS = ("kubernetes_token", "kubeconfig")
@@ -199,6 +207,39 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         blank=True,
         editable=False,
         help_text=_("Counts of the fabric's resources per sync state, as of the last sync or drift"),
+    )
+    connected_since = models.DateTimeField(
+        verbose_name=_("connected since"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Connected without interruption since then (health checks that succeed keep it)"),
+    )
+    sync_attempts = models.PositiveIntegerField(
+        verbose_name=_("failed syncs"),
+        default=0,
+        editable=False,
+        help_text=_("Sync errors in a row; reset by a successful sync"),
+    )
+    next_sync_attempt = models.DateTimeField(
+        verbose_name=_("next sync attempt"), null=True, blank=True, editable=False
+    )
+    auto_reconcile = models.CharField(
+        verbose_name=_("automatic reconciliation"),
+        max_length=10,
+        choices=AutoReconcileChoices,
+        default=AutoReconcileChoices.OFF,
+        help_text=_(
+            "What to do when drift is found: nothing (report it), apply NetBox's state, or adopt the cluster's"
+        ),
+    )
+    auto_reconcile_prune = models.BooleanField(
+        verbose_name=_("prune automatically"),
+        default=False,
+        help_text=_("With automatic apply: also delete what exists only in the cluster"),
+    )
+    last_auto_reconcile = models.DateTimeField(
+        verbose_name=_("last automatic reconciliation"), null=True, blank=True, editable=False
     )
     open_alerts = models.JSONField(
         verbose_name=_("open alerts"),

@@ -46,6 +46,14 @@ class StateTransition(models.Model):
         verbose_name=_("job"),
     )
     time = models.DateTimeField(verbose_name=_("time"), editable=False)
+    routine = models.BooleanField(
+        verbose_name=_("routine"),
+        default=False,
+        editable=False,
+        help_text=_(
+            "A health check that found nothing new (connected -> testing -> connected); hidden by default"
+        ),
+    )
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -46,6 +46,8 @@ def backoff_delay(attempts: int, rand=random.random) -> float:
 
 
 def record_success(fabric, info, *, trigger, job=None):
+    """Connected; `connected_since` starts now unless the fabric was connected already (a health
+    check that succeeds keeps it)."""
     return transition(
         fabric,
         m.CONNECTION,
@@ -58,6 +60,7 @@ def record_success(fabric, info, *, trigger, job=None):
             "connection_attempts": 0,
             "next_connection_attempt": None,
             "cluster_info": info,
+            "connected_since": fabric.connected_since or timezone.now(),
         },
     )
 
@@ -80,6 +83,7 @@ def record_failure(fabric, failure: KubeFailure, *, trigger, job=None):
             "connection_error_code": failure.code,
             "connection_attempts": attempts,
             "next_connection_attempt": retry_at,
+            "connected_since": None,
         },
     )
     return retry_at
@@ -273,3 +277,9 @@ def health_check_round(*, job=None, log=None):
         summary["connected" if ok else "failed"] += 1
         log(f"{fabric}: {'connected' if ok else f'failed [{outcome.code}] {outcome.message}'}")
     return summary
+
+
+def forget_credentials(fabric):
+    """Clear a fabric's stored credentials (a decommissioned fabric never connects again)."""
+    HedgehogFabric.objects.filter(pk=fabric.pk).update(kubernetes_token="", kubeconfig="")
+    fabric.kubernetes_token = fabric.kubeconfig = ""

@@ -14,7 +14,9 @@ records each resource's outcome (an admission error is kept as the API server ga
 the cluster and ends in_sync, out_of_sync or error like a sync.
 """
 
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
 from kubernetes import client as k8s
@@ -32,6 +34,7 @@ from ..state import kinds as K
 from ..state import machine as m
 from ..state.resources import compare, user_labels
 from . import alerts, rollup, sync
+from .maintenance import maintenance_override
 from .state import transition
 
 APPLY, ADOPT = D.APPLY, D.ADOPT
@@ -50,6 +53,28 @@ class Action:
     action: str  # ReconcileActionChoices
     outcome: str = O.PLANNED  # ReconcileOutcomeChoices
     message: str = ""
+    # a patch or an adoption: the fields that change ({path, desired, actual}, as the resource page)
+    changes: list = field(default_factory=list)
+    # what the plan was made from (the plan token covers it; not reported)
+    basis: str = field(default="", repr=False)
+
+
+class PlanChanged(Exception):
+    """The plan a person previewed is not the plan a reconciliation would now run."""
+
+
+PLAN_CHANGED = (
+    "The plan changed since it was previewed (the cluster or NetBox changed, or another direction "
+    "or prune was chosen): nothing was done. Preview it again."
+)
+
+
+def plan_token(direction: str, prune: bool, actions) -> str:
+    """A fingerprint of a plan: its direction, prune, and each action with what it was made from
+    (the resource's cluster version and NetBox's last edit). "Reconcile now" runs a plan only when
+    its token is the previewed one."""
+    payload = [direction, bool(prune), [(a.resource_id, a.action, a.basis) for a in actions]]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _state_of(row) -> str:
@@ -80,18 +105,21 @@ def plan(fabric, direction: str, prune: bool, only=None) -> list[Action]:
     )
     if only is not None:
         rows = rows.filter(pk__in=list(only))
+    basis = ("pk", "kind", "name", "sync_state", "diff", "resource_version", "last_updated")
     errored = rows.filter(sync_state=S.ERROR).only(
-        "pk", "kind", "name", "sync_state", "desired_spec", "desired_labels", "actual_spec", "actual_labels"
+        *basis, "desired_spec", "desired_labels", "actual_spec", "actual_labels"
     )
     actions = []
-    for row in [*rows.exclude(sync_state=S.ERROR).only("pk", "kind", "name", "sync_state"), *errored]:
+    for row in [*rows.exclude(sync_state=S.ERROR).only(*basis), *errored]:
         state = _state_of(row)
         if direction == APPLY:
             what = APPLY_ACTIONS.get(state) or ((A.DELETE if prune else A.KEEP) if state == S.EXTRA else None)
         else:
             what = ADOPT_ACTIONS.get(state)
         if what:
-            actions.append(Action(row.pk, row.kind, row.name, what))
+            changes = list(row.diff or []) if what in (A.PATCH, A.ADOPT) else []
+            made_from = f"{row.resource_version}|{row.last_updated.isoformat() if row.last_updated else ''}"
+            actions.append(Action(row.pk, row.kind, row.name, what, changes=changes, basis=made_from))
     first = len(K.CREATE_ORDER)
     creates = sorted(
         (a for a in actions if a.action != A.DELETE),
@@ -199,13 +227,18 @@ def reconcile(
     job=None,
     log=None,
     only=None,
+    expected_plan=None,
 ) -> dict:
-    """Run (or, with dry_run, preview) a reconciliation; returns the report of every action.
+    """Run (or, with dry_run, preview) a reconciliation; returns the report of every action and the
+    plan's token.
 
     `only` limits it to those resources (ids): an alert's follow-up reconciles the one it is about.
+    `expected_plan`: the token of a previewed plan; a run whose plan differs raises PlanChanged
+    and does nothing (someone ticked another direction, the cluster or NetBox changed since).
     """
     log = log or (lambda message: None)
     actions = plan(fabric, direction, prune, only)
+    token = plan_token(direction, prune, actions)
     log(f"{'Dry run: ' if dry_run else ''}{direction}, prune={prune}: {len(actions)} action(s)")
     if dry_run:
         if direction == APPLY and actions:
@@ -216,13 +249,54 @@ def reconcile(
             "direction": direction,
             "dry_run": True,
             "prune": prune,
-            "actions": [asdict(a) for a in actions],
+            "plan": token,
+            "actions": [_reported(a) for a in actions],
         }
+    if expected_plan and expected_plan != token:
+        raise PlanChanged(PLAN_CHANGED)
     with sync.exclusive(fabric) as alone:
         if not alone:
             log("A sync or reconciliation of this fabric is running: nothing done")
             return {"direction": direction, "dry_run": False, "skipped": "another sync is running"}
-        return _reconcile(fabric, direction, actions, prune, user, job, log)
+        report = _reconcile(fabric, direction, actions, prune, user, job, log)
+        report["plan"] = token
+        return report
+
+
+def _reported(action) -> dict:
+    report = asdict(action)
+    report.pop("basis")
+    return report
+
+
+def check_plan(fabric, direction, prune, expected, only=None):
+    """Raise PlanChanged unless the plan a reconciliation would run now has the token `expected`."""
+    if plan_token(direction, prune, plan(fabric, direction, prune, only)) != expected:
+        raise PlanChanged(PLAN_CHANGED)
+
+
+class CannotAsk(Exception):
+    """A preview needs the cluster: the fabric is not connected (or in maintenance, not overridden)."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def preview(fabric, direction, *, prune=False, override=False, user=None) -> dict:
+    """A person's dry run. Refused (CannotAsk) when the fabric is not connected, and in
+    maintenance unless `override` (then the override is written in the fabric's journal)."""
+    if m.suspended(fabric.state):
+        if not override:
+            raise CannotAsk(m.SUSPENDED_MESSAGE, "in_maintenance")
+        maintenance_override(fabric, user, f"previewed a reconciliation ({direction})")
+    if fabric.connection_status != m.CONNECTED:
+        raise CannotAsk(
+            f"Could not ask the cluster: the fabric's connection is {fabric.get_connection_status_display()}. "
+            "Test the connection first.",
+            "not_connected",
+        )
+    return reconcile(fabric, direction, dry_run=True, prune=prune)
 
 
 def describe_request(direction: str, prune: bool) -> str:
@@ -279,6 +353,6 @@ def _reconcile(fabric, direction, actions, prune, user, job, log):
         "direction": direction,
         "dry_run": False,
         "prune": prune,
-        "actions": [asdict(a) for a in actions],
+        "actions": [_reported(a) for a in actions],
         "resources": counts,
     }

@@ -24,6 +24,7 @@ import uuid
 
 from core.choices import ObjectChangeActionChoices
 from django.db import connection, transaction
+from django.dispatch import Signal
 from netbox.context import current_request
 from netbox.search.backends import search_backend
 
@@ -45,6 +46,12 @@ __all__ = (
     "transition",
     "validate",
 )
+
+# Sent inside the transaction of every transition, after it is written: (fabric, rows, user). The
+# NetBox-facing layer reacts to what a transition means beyond the state (signals.py: a
+# decommissioned fabric's jobs are cancelled and its credentials cleared; drift may queue an
+# automatic reconcile; leaving maintenance retests the connection).
+transitioned = Signal()
 
 # The name the change log shows for a lifecycle change no person made (a maintenance window, Argo CD).
 SYSTEM_USER_NAME = "system"
@@ -169,6 +176,7 @@ def transition(
         for name, value in _values(steps, now, details).items():
             setattr(fabric, name, value)
         _tell_netbox(fabric, before, user, logged, rows)
+        transitioned.send(sender=HedgehogFabric, fabric=fabric, rows=rows, user=user)
     return rows[0]
 
 
@@ -206,7 +214,7 @@ def _values(steps, now, details=None) -> dict:
     return values
 
 
-HISTORY_ROW = ("field", "previous", "new", "trigger", "reason")  # what differs between a write's rows
+HISTORY_ROW = ("field", "previous", "new", "trigger", "reason", "routine")  # what differs between rows
 HISTORY_SHARED = ("user", "job")  # what a write's rows share, besides the fabric and the time
 
 
@@ -268,6 +276,7 @@ def _write(fabric, expected: m.State, steps, trigger, user, job, details):
         for name, value in values.items()
         if value is not NOW
     ]
+    was_connected = fabric.connected_since is not None
     rows = [
         {
             "field": step.field,
@@ -275,6 +284,8 @@ def _write(fabric, expected: m.State, steps, trigger, user, job, details):
             "new": step.new,
             "trigger": TriggerChoices.EFFECT if step.is_effect else trigger,
             "reason": step.reason,
+            "routine": not step.is_effect
+            and m.is_routine(step.field, step.previous, step.new, trigger, was_connected),
         }
         for step in steps
     ]

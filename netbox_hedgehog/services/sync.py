@@ -9,9 +9,10 @@ are written in one transaction: a worker killed half-way leaves nothing half-wri
 reaper later moves the fabric from syncing to error.
 """
 
+import random
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_pg_utils import advisory_lock
 from kubernetes import client as k8s
@@ -37,6 +38,42 @@ def exclusive(fabric):
     """Context manager: True (and held until left) if no other sync or reconciliation of the fabric
     runs, else False."""
     return advisory_lock((LOCK_NAMESPACE, fabric.pk), wait=False)
+
+
+def running(fabric_id) -> bool:
+    """Whether any database session (this one included) holds the fabric's sync lock: a sync or a
+    reconciliation of it is really running (PostgreSQL drops the lock when its worker dies)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = %s AND objsubid = 2)",
+            [LOCK_NAMESPACE, fabric_id],
+        )
+        return cursor.fetchone()[0]
+
+
+# A scheduled retry may start this many seconds before the planned time (queue clocks differ).
+RETRY_EARLY_SLACK = 5
+
+
+def retry_delay(attempts: int, rand=random.random) -> float:
+    """Seconds before sync retry number `attempts`: base * factor ** (attempts - 1), at most max,
+    spread by the connection retries' jitter (Argo CD's defaults: 5 s, factor 2, 3 min)."""
+    base, factor, cap = (
+        settings.get(name) for name in ("sync_retry_base", "sync_retry_factor", "sync_retry_max")
+    )
+    jitter = settings.get("retry_jitter")
+    return min(cap, base * factor ** max(attempts - 1, 0)) * (1 + jitter * (2 * rand() - 1))
+
+
+def retry_due(fabric, now=None) -> bool:
+    now = now or timezone.now()
+    return (
+        fabric.status in (m.PLANNED, m.ACTIVE)
+        and fabric.sync_status == m.ERROR
+        and fabric.next_sync_attempt is not None
+        and fabric.next_sync_attempt <= now + timedelta(seconds=RETRY_EARLY_SLACK)
+    )
 
 
 def discover(access) -> list[K.Kind]:

@@ -196,6 +196,36 @@ GUARDS = {
     ),
 }
 
+# --- suspension (the specification's "MAINTENANCE + ANY + ANY -> Suspend operations") -------------
+# In these lifecycle states nothing reaches the cluster by itself (periodic syncs, health checks,
+# retries, automatic reconciles, the watch), and a person's connection test or reconcile preview is
+# refused unless they override it explicitly (recorded in the history). A sync is refused outright
+# (the guard above): leave maintenance first.
+
+SUSPENDED = (MAINTENANCE,)
+SUSPENDED_MESSAGE = (
+    "The fabric is in maintenance: operations are suspended. Override explicitly to reach its cluster anyway."
+)
+
+
+def suspended(state: State) -> bool:
+    return state.status in SUSPENDED
+
+
+# --- routine history rows ------------------------------------------------------------------------
+# A health check of a connected fabric that finds it connected still writes connected -> testing ->
+# connected (the table has no shortcut); such rows are routine: kept, but hidden by default.
+ROUTINE_TRIGGERS = ("health_check",)
+ROUTINE_STEPS = ((CONNECTION, CONNECTED, TESTING), (CONNECTION, TESTING, CONNECTED))
+
+
+def is_routine(field: str, previous: str, new: str, trigger: str, previous_was_connected: bool) -> bool:
+    """Whether a history row is a health check that found nothing new."""
+    if trigger not in ROUTINE_TRIGGERS or (field, previous, new) not in ROUTINE_STEPS:
+        return False
+    return previous == CONNECTED or previous_was_connected
+
+
 # --- cross-field effects ------------------------------------------------------------------------
 # When `field` becomes `to`, the sync status moves as listed (each move is itself in the sync
 # table). They keep the consistency rules true after every allowed operation.

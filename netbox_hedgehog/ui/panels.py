@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
 
@@ -120,4 +121,23 @@ class FabricAlertsPanel(panels.ObjectPanel):
         ctx["open_alerts"] = sorted(
             alerts, key=lambda a: (alert_rules.RANK.get(a.severity, 9), -a.last_seen.timestamp())
         )
+        return ctx
+
+
+class FabricMaintenancePanel(panels.ObjectPanel):
+    """The fabric's current maintenance windows and its next one, and a link to schedule one."""
+
+    template_name = "netbox_hedgehog/panels/fabric_maintenance.html"
+    title = _("Maintenance windows")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        now = timezone.now()
+        windows = fabric.maintenance_windows.filter(end__gt=now).order_by("start")
+        ctx["current_windows"] = [w for w in windows if w.start <= now]
+        ctx["next_window"] = next((w for w in windows if w.start > now), None)
+        ctx["can_schedule"] = ctx["request"].user.has_perm(
+            "netbox_hedgehog.add_maintenancewindow"
+        ) and fabric.status in (machine.ACTIVE, machine.MAINTENANCE)
         return ctx

@@ -128,14 +128,18 @@ class TestConnectionViewTest(TestCase):
         )
         response = self.client.post(url_to_test(self.fabric), follow=True)
         (job,) = ConnectionTestJob.get_jobs(self.fabric)
-        self.assertContains(response, f"Connection test queued as job #{job.pk}")
+        self.assertContains(
+            response, f'Connection test queued as job <a href="{job.get_absolute_url()}">#{job.pk}</a>.'
+        )
         self.assertEqual((job.object, job.user), (self.fabric, self.user))
         self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).connection_status, "testing")
         row = connection_rows(self.fabric)[-1]
         self.assertEqual((row.new, row.trigger, row.user, row.job), ("testing", "manual", self.user, job))
 
         response = self.client.post(url_to_test(self.fabric), follow=True)
-        self.assertContains(response, f"already queued or running: job #{job.pk}")
+        self.assertContains(
+            response, f'already queued or running: job <a href="{job.get_absolute_url()}">#{job.pk}</a>'
+        )
         self.assertEqual(ConnectionTestJob.get_jobs(self.fabric).count(), 1)
 
     def test_a_get_starts_nothing(self):

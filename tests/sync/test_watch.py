@@ -19,6 +19,7 @@ from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob
 from netbox_hedgehog.models import HedgehogResource, StateTransition
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.watch import Watcher
+from tests.support.fabrics import run_test
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -278,7 +279,10 @@ def test_a_fabric_put_in_maintenance_stops_being_watched_and_comes_back_when_act
     rescans(watcher)
     assert state_of(synced, "Switch", name) == "in_sync"  # nobody watched
     transition(synced, "status", "active")
-    # watched again: resumed from the version it had, so the change made meanwhile arrives
+    # leaving maintenance tests the connection again; once connected, the fabric is watched again,
+    # resumed from the version it had, so the change made meanwhile arrives
+    assert fabric_state(synced)[0] == "testing"
+    run_test(synced)
     wait_for(lambda: state_of(synced, "Switch", name) == "drifted", 5, "the change made during maintenance")
 
 
