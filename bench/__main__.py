@@ -23,21 +23,30 @@ def main(argv=None):
     parser.add_argument(
         "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
     )
+    parser.add_argument("--bulk-delete", type=int, default=5000, help="resources deleted from the list page")
+    parser.add_argument(
+        "--only", choices=("transitions", "fleet", "sync", "bulk_delete"), help="one benchmark"
+    )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import fleet, sync, transitions
+    from . import bulk_delete, fleet, sync, transitions
 
+    benchmarks = {
+        "transitions": lambda: transitions.run(args.transitions, args.repeat),
+        "fleet": lambda: fleet.run(args.fleet, args.fleet_hanging, args.repeat),
+        "sync": lambda: sync.run(args.sync_objects, args.sync_large),
+        "bulk_delete": lambda: bulk_delete.run(args.bulk_delete),
+    }
+    if args.only:
+        print(json.dumps({args.only: benchmarks[args.only]()}, indent=2))
+        return
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.system()}",
-        "benchmarks": {
-            "transitions": transitions.run(args.transitions, args.repeat),
-            "fleet": fleet.run(args.fleet, args.fleet_hanging, args.repeat),
-            "sync": sync.run(args.sync_objects, args.sync_large),
-        },
+        "benchmarks": {name: run() for name, run in benchmarks.items()},
     }
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     json.dump(results, sys.stdout, indent=2)

@@ -129,6 +129,15 @@ class FabricFilterMixin(django_filters.FilterSet):
     )
 
 
+ROUTINE_CHOICES = (
+    ("hide", _("Hidden")),
+    ("all", _("Shown")),
+    ("only", _("Only them")),
+    ("false", _("Hidden")),
+    ("true", _("Only them")),
+)
+
+
 @register_filterset
 class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
@@ -149,10 +158,21 @@ class StateTransitionFilterSet(FabricFilterMixin, BaseFilterSet):
     new = django_filters.MultipleChoiceFilter(choices=STATE_VALUES, distinct=False, null_value=None)
     # time_after / time_before (ISO 8601), the time range of the transitions
     time = django_filters.DateTimeFromToRangeFilter()
+    # health checks that found nothing new: the history pages hide them unless asked (views.py)
+    routine = django_filters.ChoiceFilter(
+        choices=ROUTINE_CHOICES, method="filter_routine", label=_("Routine health checks")
+    )
 
     class Meta:
         model = StateTransition
-        fields = ("id", "job_id", "routine")
+        fields = ("id", "job_id")
+
+    def filter_routine(self, queryset, name, value):
+        if value in ("false", "hide"):
+            return queryset.filter(routine=False)
+        if value in ("true", "only"):
+            return queryset.filter(routine=True)
+        return queryset
 
     def search(self, queryset, name, value):
         if not value.strip():

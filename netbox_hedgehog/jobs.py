@@ -602,6 +602,8 @@ class FabricHealthCheckJob(JobRunner):
                 FabricSyncJob.jobs_of(fabric).filter(status__in=ACTIVE).values_list("pk", flat=True),
                 "Interrupted: the sync was left running too long and moved to error by the reaper.",
             )
+            if fabric.next_sync_attempt:
+                schedule_sync_retry(fabric, fabric.next_sync_attempt)
         summary["reaped_syncs"] = len(reaped)
         summary["scheduled_syncs"] = keep_periodic_syncs(log=log)
         self.job.data = summary

@@ -6,6 +6,7 @@ from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, Reconci
 
 __all__ = (
     "HedgehogFabricTable",
+    "HedgehogResourceDeleteTable",
     "HedgehogResourceTable",
     "MaintenanceWindowTable",
     "ReconciliationAlertTable",
@@ -89,6 +90,7 @@ class StateTransitionTable(NetBoxTable):
     reason = tables.Column(verbose_name=_("Reason"))
     user = tables.Column(verbose_name=_("User"), default=_("system"))
     job = tables.Column(verbose_name=_("Job"), linkify=True)
+    routine = columns.BooleanColumn(verbose_name=_("Routine"))
     actions = columns.ActionsColumn(actions=(), orderable=False)
 
     class Meta(NetBoxTable.Meta):
@@ -105,6 +107,7 @@ class StateTransitionTable(NetBoxTable):
             "reason",
             "user",
             "job",
+            "routine",
         )
         default_columns = ("time", "fabric", "field", "previous", "new", "trigger", "reason", "user")
 
@@ -118,7 +121,7 @@ class HedgehogResourceTable(NetBoxTable):
         verbose_name=_("Differences"), accessor="diff", orderable=False, empty_values=()
     )
     applied = columns.BooleanColumn(verbose_name=_("Applied"), orderable=False)
-    last_seen = columns.DateTimeColumn(verbose_name=_("Last seen"), timespec="minutes")
+    last_seen = columns.DateTimeColumn(verbose_name=_("Last changed"), timespec="minutes")
     tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:hedgehogresource_list")
 
     class Meta(NetBoxTable.Meta):
@@ -250,3 +253,19 @@ class MaintenanceWindowTable(NetBoxTable):
             "actions",
         )
         default_columns = ("pk", "name", "fabrics", "start", "end", "when", "reason")
+
+
+class HedgehogResourceDeleteTable(NetBoxTable):
+    """The resources a bulk delete is about to remove: plain text, no links (thousands of rows)."""
+
+    fabric = tables.Column(verbose_name=_("Fabric"), accessor="fabric__name")
+    kind = tables.Column(verbose_name=_("Kind"))
+    namespace = tables.Column(verbose_name=_("Namespace"))
+    name = tables.Column(verbose_name=_("Name"))
+    sync_state = columns.ChoiceFieldColumn(verbose_name=_("Sync state"))
+
+    class Meta(NetBoxTable.Meta):
+        model = HedgehogResource
+        fields = ("fabric", "kind", "namespace", "name", "sync_state")
+        default_columns = fields
+        exclude = ("actions", "pk", "id")

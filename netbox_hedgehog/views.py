@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from extras.ui.panels import CustomFieldsPanel, TagsPanel
-from netbox.object_actions import BulkExport
+from netbox.object_actions import AddObject, BulkDelete, BulkEdit, BulkExport, BulkImport, ObjectAction
 from netbox.ui import layout
 from netbox.ui.panels import CommentsPanel, ObjectsTablePanel
 from netbox.views import generic
@@ -12,11 +12,11 @@ from netbox.views.generic.base import BaseObjectView
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
-from .choices import ReconcileActionChoices, ReconcileDirectionChoices
+from .choices import FabricStatusChoices, ReconcileActionChoices, ReconcileDirectionChoices
 from .jobs import request_reconcile, request_sync, request_test
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
-from .services import reconcile
+from .services import deletion, reconcile
 from .services.state import InvalidTransition, transition
 from .state import machine
 from .ui import panels
@@ -26,12 +26,76 @@ from .ui import panels
 #
 
 
+class BulkTransition(ObjectAction):
+    name = "bulk_transition"
+    label = _("Change Lifecycle")
+    multi = True
+    permissions_required = {"change"}
+    template_name = "netbox_hedgehog/buttons/bulk_transition.html"
+
+
 @register_model_view(HedgehogFabric, "list", path="", detail=False)
 class HedgehogFabricListView(generic.ObjectListView):
     queryset = HedgehogFabric.objects.prefetch_related("tags")
     filterset = filtersets.HedgehogFabricFilterSet
     filterset_form = forms.HedgehogFabricFilterForm
     table = tables.HedgehogFabricTable
+    actions = (AddObject, BulkImport, BulkExport, BulkTransition, BulkEdit, BulkDelete)
+
+
+@register_model_view(HedgehogFabric, "bulk_transition", path="transition", detail=False)
+class HedgehogFabricBulkTransitionView(GetReturnURLMixin, BaseObjectView):
+    """Move the lifecycle of the selected fabrics, each through the state service (a fabric its table
+    refuses is left as it is and named). Needs the change permission (object constraints apply)."""
+
+    queryset = HedgehogFabric.objects.all()
+    template_name = "netbox_hedgehog/bulk_transition.html"
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.change_hedgehogfabric"
+
+    def get(self, request):
+        return redirect(self.get_return_url(request))
+
+    def post(self, request):
+        pks = [pk for pk in request.POST.getlist("pk") if str(pk).isdigit()]
+        fabrics = list(self.queryset.filter(pk__in=pks).order_by("name"))
+        return_url = self.get_return_url(request)
+        if not fabrics:
+            messages.warning(request, _("No fabric selected."))
+            return redirect(return_url)
+        form = forms.BulkLifecycleTransitionForm(request.POST if "_apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            target = form.cleaned_data["status"]
+            if target == machine.DECOMMISSIONED and not form.cleaned_data["confirm_decommission"]:
+                messages.error(request, _("Decommissioning is final: tick the confirmation to decommission."))
+            else:
+                self.apply(request, fabrics, target, form.cleaned_data["reason"])
+                return redirect(return_url)
+        rows = [(f, [dict(FabricStatusChoices)[v] for v in f.available_transitions()]) for f in fabrics]
+        context = {"fabrics": rows, "form": form, "return_url": return_url}
+        return render(request, self.template_name, context)
+
+    def apply(self, request, fabrics, target, reason):
+        done, refused = [], []
+        for fabric in fabrics:
+            if fabric.status == target:
+                continue
+            try:
+                with transaction.atomic():
+                    transition(fabric, machine.STATUS, target, user=request.user, reason=reason)
+                    if not self.queryset.filter(pk=fabric.pk).exists():
+                        raise PermissionError
+            except InvalidTransition as exc:
+                refused.append(f"{fabric}: {exc.message}")
+            except PermissionError:
+                refused.append(_("{fabric}: your permissions do not allow it.").format(fabric=fabric))
+            else:
+                done.append(fabric)
+        label = dict(FabricStatusChoices)[target]
+        messages.success(request, _("{n} fabric(s) now {status}.").format(n=len(done), status=label))
+        if refused:
+            messages.warning(request, _("Left as they were: ") + " ".join(refused))
 
 
 @register_model_view(HedgehogFabric)
@@ -57,6 +121,27 @@ class HedgehogFabricView(generic.ObjectView):
             ),
         ],
     )
+
+
+@register_model_view(HedgehogFabric, "state")
+class HedgehogFabricStateView(BaseObjectView):
+    """The state panel alone, which the fabric page asks for again and again (htmx; every 2 s while a
+    job works on the fabric, every 5 s otherwise). When what the page shows changed (a state, a
+    job started or ended, the counts, the alerts), the page is told to reload (HX-Refresh), so that
+    every panel and the history tell the same."""
+
+    queryset = HedgehogFabric.objects.all()
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.view_hedgehogfabric"
+
+    def get(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        context = {"object": fabric, **panels.state_context(fabric)}
+        response = render(request, "netbox_hedgehog/panels/fabric_state_body.html", context)
+        if request.headers.get("HX-Request") and request.GET.get("seen") not in (None, context["seen"]):
+            response["HX-Refresh"] = "true"
+        return response
 
 
 @register_model_view(HedgehogFabric, "add", detail=False)
@@ -111,6 +196,15 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
             messages.error(request, _("Invalid request: {errors}").format(errors=form.errors.as_text()))
             return redirect(fabric.get_absolute_url())
         target = form.cleaned_data["status"]
+        if target == machine.DECOMMISSIONED and not form.cleaned_data["confirm_decommission"]:
+            messages.error(
+                request,
+                _(
+                    "Decommissioning is final: tick the confirmation to decommission {fabric} (its jobs are "
+                    "cancelled and its credentials cleared)."
+                ).format(fabric=fabric),
+            )
+            return redirect(fabric.get_absolute_url())
         try:
             with transaction.atomic():
                 transition(
@@ -122,10 +216,7 @@ class HedgehogFabricTransitionView(GetReturnURLMixin, BaseObjectView):
         except ValueError as exc:
             messages.error(request, str(exc))
         except InvalidTransition as exc:
-            allowed = ", ".join(exc.allowed) or _("none")
-            messages.error(
-                request, _("{message} Allowed now: {allowed}.").format(message=exc.message, allowed=allowed)
-            )
+            messages.error(request, exc.message)
         except PermissionError:
             messages.error(
                 request,
@@ -287,6 +378,33 @@ class HedgehogFabricReconcileView(BaseObjectView):
         return self.page(request, fabric, form)
 
 
+@register_model_view(HedgehogFabric, "purge_resources", path="purge-resources")
+class HedgehogFabricPurgeView(GetReturnURLMixin, BaseObjectView):
+    """POST: delete every resource of a decommissioned fabric (its history stays). Needs the
+    permission to delete resources."""
+
+    queryset = HedgehogFabric.objects.all()
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.delete_hedgehogresource"
+
+    def get(self, request, pk):
+        return redirect(get_object_or_404(self.queryset, pk=pk).get_absolute_url())
+
+    def post(self, request, pk):
+        fabric = get_object_or_404(self.queryset, pk=pk)
+        if fabric.status != machine.DECOMMISSIONED:
+            messages.error(request, _("Only a decommissioned fabric's resources are purged."))
+        elif request.POST.get("confirm") != "true":
+            messages.error(request, _("Confirm the purge: it cannot be undone."))
+        else:
+            count = deletion.purge(fabric, user=request.user, request_id=getattr(request, "id", None))
+            messages.success(
+                request, _("{count} resources of {fabric} deleted.").format(count=count, fabric=fabric)
+            )
+        return redirect(fabric.get_absolute_url())
+
+
 #
 # State transitions (read-only)
 #
@@ -294,11 +412,20 @@ class HedgehogFabricReconcileView(BaseObjectView):
 
 @register_model_view(StateTransition, "list", path="", detail=False)
 class StateTransitionListView(generic.ObjectListView):
+    """The history. Routine health checks (connected -> testing -> connected, nothing new) are
+    hidden unless the `routine` filter asks for them."""
+
     queryset = StateTransition.objects.select_related("fabric", "user", "job")
     filterset = filtersets.StateTransitionFilterSet
     filterset_form = forms.StateTransitionFilterForm
     table = tables.StateTransitionTable
     actions = (BulkExport,)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not request.GET.get("routine"):
+            queryset = queryset.filter(routine=False)
+        return queryset
 
 
 @register_model_view(StateTransition)

@@ -256,6 +256,7 @@ class StateTransitionSerializer(BaseModelSerializer):
             "reason",
             "user",
             "job_id",
+            "routine",
             "time",
         )
         read_only_fields = fields

@@ -48,7 +48,7 @@ class StateTransitionFilterForm(SavedFiltersMixin, FilterForm):
     model = StateTransition
     fieldsets = (
         FieldSet("q", "filter_id"),
-        FieldSet("fabric_id", "field", "trigger", "user_id", name=_("Transition")),
+        FieldSet("fabric_id", "field", "trigger", "user_id", "routine", name=_("Transition")),
         FieldSet("time_after", "time_before", name=_("Time")),
     )
     fabric_id = DynamicModelMultipleChoiceField(
@@ -61,3 +61,11 @@ class StateTransitionFilterForm(SavedFiltersMixin, FilterForm):
     )
     time_after = forms.DateTimeField(required=False, label=_("After"), widget=DateTimePicker())
     time_before = forms.DateTimeField(required=False, label=_("Before"), widget=DateTimePicker())
+    routine = forms.ChoiceField(
+        required=False,
+        label=_("Routine health checks"),
+        choices=(("", _("Hidden (default)")), ("all", _("Shown")), ("only", _("Only them"))),
+        help_text=_(
+            "Checks of a connected fabric that found it connected (connected -> testing -> connected)"
+        ),
+    )

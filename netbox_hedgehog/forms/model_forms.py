@@ -4,12 +4,18 @@ from netbox.forms import NetBoxModelForm
 from utilities.forms.fields import CommentField
 from utilities.forms.rendering import FieldSet
 
-from ..choices import ReconcileDirectionChoices
+from ..choices import AutoReconcileChoices, FabricStatusChoices, ReconcileDirectionChoices
 from ..jobs import request_test_after_edit
 from ..models import HedgehogFabric
 from ..models.fabric import SECRET_FIELDS
 
-__all__ = ("HedgehogFabricForm", "LifecycleTransitionForm", "ReconcileForm", "ReconcileRunForm")
+__all__ = (
+    "BulkLifecycleTransitionForm",
+    "HedgehogFabricForm",
+    "LifecycleTransitionForm",
+    "ReconcileForm",
+    "ReconcileRunForm",
+)
 
 
 class SecretInput(forms.PasswordInput):
@@ -65,6 +71,7 @@ class HedgehogFabricForm(NetBoxModelForm):
             "kubeconfig", "remove_kubeconfig", "kubeconfig_context", name=_("Kubernetes API: or a kubeconfig")
         ),
         FieldSet("kubernetes_namespace", "sync_interval", name=_("Hedgehog objects")),
+        FieldSet("auto_reconcile", "auto_reconcile_prune", name=_("When drift is found")),
     )
 
     class Meta:
@@ -79,16 +86,19 @@ class HedgehogFabricForm(NetBoxModelForm):
             "kubernetes_allow_http",
             "kubeconfig_context",
             "sync_interval",
+            "auto_reconcile",
+            "auto_reconcile_prune",
             "comments",
             "tags",
         )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["auto_reconcile"].required = False  # empty: off
         for name in SECRET_FIELDS:
             if not getattr(self.instance, name):
-                # nothing stored: nothing to remove
-                self.fields[f"remove_{name}"].widget = forms.HiddenInput()
+                # nothing stored (a new fabric): nothing to remove, no row for it
+                del self.fields[f"remove_{name}"]
             if self.instance.pk and getattr(self.instance, name):
                 self.fields[name].help_text = _(
                     "A value is stored (encrypted; never shown). Leave empty to keep it."
@@ -103,9 +113,11 @@ class HedgehogFabricForm(NetBoxModelForm):
         return fabric
 
     def clean(self):
+        if not self.cleaned_data.get("auto_reconcile"):
+            self.cleaned_data["auto_reconcile"] = self.instance.auto_reconcile or AutoReconcileChoices.OFF
         # Apply the secrets to the instance before the model's validation sees it.
         for name in SECRET_FIELDS:
-            if self.cleaned_data.get(f"remove_{name}"):
+            if self.cleaned_data.get(f"remove_{name}", False):
                 self.instance.set_secret(name, "")
             elif self.cleaned_data.get(name):
                 self.instance.set_secret(name, self.cleaned_data[name])
@@ -122,6 +134,15 @@ class LifecycleTransitionForm(forms.Form):
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": _("Optional: why (kept in the history)")}),
     )
+    confirm_decommission = forms.BooleanField(required=False)
+
+
+class BulkLifecycleTransitionForm(forms.Form):
+    """The selected fabrics' lifecycle, each through its own transition table."""
+
+    status = forms.ChoiceField(label=_("Status"), choices=FabricStatusChoices)
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)
+    confirm_decommission = forms.BooleanField(required=False)
 
 
 class ReconcileForm(forms.Form):

@@ -8,6 +8,7 @@ from netbox.models import NetBoxModel
 
 from .. import settings
 from ..choices import ResourceSyncStateChoices
+from ..state import machine as m
 from ..state.kinds import BY_KIND
 from ..state.resources import compare
 from ..validators.documents import validate_document
@@ -59,7 +60,15 @@ class HedgehogResource(NetBoxModel):
     )
     actual_status = models.JSONField(verbose_name=_("status"), null=True, blank=True, editable=False)
     first_seen = models.DateTimeField(verbose_name=_("first seen"), null=True, blank=True, editable=False)
-    last_seen = models.DateTimeField(verbose_name=_("last seen"), null=True, blank=True, editable=False)
+    # Written when the cluster's copy changed (a sync writes nothing for an unchanged object): every
+    # resource still in the cluster was seen at the fabric's last sync.
+    last_seen = models.DateTimeField(
+        verbose_name=_("last changed"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the cluster's copy last changed, as a sync or the watch saw it"),
+    )
 
     # what NetBox holds as desired (null desired_spec: not managed by NetBox)
     desired_spec = models.JSONField(verbose_name=_("desired spec"), null=True, blank=True)
@@ -103,6 +112,15 @@ class HedgehogResource(NetBoxModel):
 
     def clean(self):
         super().clean()
+        if self.fabric_id and self.fabric.status == m.DECOMMISSIONED:
+            raise ValidationError(
+                {
+                    "fabric": _(
+                        "{fabric} is decommissioned: its resources are kept read-only (they can be purged "
+                        "from its page)."
+                    ).format(fabric=self.fabric)
+                }
+            )
         kind = BY_KIND.get(self.kind)
         if kind is None:
             raise ValidationError({"kind": f"Unknown kind {self.kind!r}."})

@@ -18,7 +18,7 @@ from django_pg_utils import advisory_lock
 from kubernetes import client as k8s
 
 from .. import settings
-from ..choices import TriggerChoices
+from ..choices import FailureCodeChoices, TriggerChoices
 from ..kube.client import connect
 from ..kube.errors import KubeFailure, classify
 from ..models import HedgehogFabric
@@ -185,7 +185,13 @@ def finish(fabric, *, job=None, trigger=TriggerChoices.SYNC, failed=0, reason="S
     fabric.refresh_state(lock=True)
     counts = rollup.summary(fabric)
     transition(
-        fabric, m.SYNC, m.IN_SYNC, trigger=trigger, job=job, reason=reason, details={"sync_summary": counts}
+        fabric,
+        m.SYNC,
+        m.IN_SYNC,
+        trigger=trigger,
+        job=job,
+        reason=reason,
+        details={"sync_summary": counts, "sync_attempts": 0, "next_sync_attempt": None},
     )
     if R.aggregate(counts) == m.OUT_OF_SYNC:
         transition(
@@ -195,10 +201,23 @@ def finish(fabric, *, job=None, trigger=TriggerChoices.SYNC, failed=0, reason="S
 
 
 def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
-    """The shared path first (a cluster that is gone fails the connection), then the sync's error."""
+    """The shared path first (a cluster that is gone fails the connection), then the sync's error,
+    with the next attempt planned (exponential backoff with jitter; the job layer schedules it).
+
+    No retry is planned when the connection failed too (the connection's own retry comes first,
+    and a connection that comes back resumes the sync), for settings a retry cannot mend, and for
+    a fabric that is not planned or active."""
     report_kubernetes_error(fabric, exc, job=job)
     fabric.refresh_state()
     if fabric.sync_status == m.SYNCING:
+        attempts = fabric.sync_attempts + 1
+        retry_at = None
+        if (
+            fabric.status in (m.PLANNED, m.ACTIVE)
+            and fabric.connection_status == m.CONNECTED
+            and failure.code != FailureCodeChoices.BAD_CONFIGURATION
+        ):
+            retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
         try:
             transition(
                 fabric,
@@ -207,6 +226,7 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
                 trigger=trigger,
                 job=job,
                 reason=f"[{failure.code}] {failure.message}",
+                details={"sync_attempts": attempts, "next_sync_attempt": retry_at},
             )
         except InvalidTransition:
             fabric.refresh_state()
@@ -224,6 +244,8 @@ def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None) -> int:
         with exclusive(fabric) as alone:
             if not alone:
                 continue  # a sync is really running (its worker holds the lock)
+            attempts = fabric.sync_attempts + 1
+            retry = fabric.status in (m.PLANNED, m.ACTIVE) and fabric.connection_status == m.CONNECTED
             try:
                 transition(
                     fabric,
@@ -233,6 +255,12 @@ def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None) -> int:
                     job=job,
                     reason=f"[interrupted] The sync did not finish within {settings.get('stale_sync_after')} s "
                     "(a worker died or the job was never run).",
+                    details={
+                        "sync_attempts": attempts,
+                        "next_sync_attempt": timezone.now() + timedelta(seconds=retry_delay(attempts))
+                        if retry
+                        else None,
+                    },
                 )
             except InvalidTransition:
                 continue  # it finished meanwhile

@@ -299,6 +299,15 @@ def apply_step(state: State, step: Step) -> State:
     return new
 
 
+# How refusals name the fields and values (the ChoiceSets' labels say the same).
+FIELD_LABELS = {STATUS: "Lifecycle", CONNECTION: "Connection", SYNC: "Sync"}
+
+
+def label(value: str) -> str:
+    """A state value in words: never_synced -> Never synced."""
+    return value.replace("_", " ").capitalize()
+
+
 def plan(state: State, field: str, to: str, reason: str = "") -> list[Step]:
     """The steps that moving `field` to `to` takes (the request first, then its effects).
 
@@ -312,10 +321,12 @@ def plan(state: State, field: str, to: str, reason: str = "") -> list[Step]:
     if to not in VALUES[field]:
         raise ValueError(f"Unknown {field} value {to!r}; expected one of {', '.join(VALUES[field])}.")
     if to not in allowed:
-        where = f"it allows {', '.join(allowed)}" if allowed else "it is a final state"
+        where = (
+            f"Allowed: {', '.join(label(v) for v in allowed)}." if allowed else f"{label(current)} is final."
+        )
         raise Refused(
             "not_in_table",
-            f"{field} cannot go from {current} to {to}: {where}.",
+            f"{FIELD_LABELS[field]} cannot go from {label(current)} to {label(to)}. {where}",
             field,
             current,
             allowed,

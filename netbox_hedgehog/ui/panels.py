@@ -1,3 +1,7 @@
+import hashlib
+
+from core.choices import JobStatusChoices
+from core.models import Job, ObjectType
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
@@ -24,10 +28,64 @@ class FabricPanel(panels.ObjectAttributesPanel):
 
 
 class FabricStatePanel(panels.ObjectPanel):
-    """The three states with when they changed and why, the required action and the consistency."""
+    """The three states with when they changed and why, the required action and the consistency;
+    while a job works on the fabric, it names the job and updates itself (views.HedgehogFabricStateView)."""
 
     template_name = "netbox_hedgehog/panels/fabric_state.html"
     title = _("State")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        ctx.update(state_context(ctx["object"]))
+        return ctx
+
+
+# How often the state panel asks whether anything changed (ms): while a job works, and otherwise.
+POLL_BUSY_MS = 2000
+POLL_IDLE_MS = 5000
+
+
+def state_context(fabric) -> dict:
+    """What the state panel needs beyond the fabric: the job working on it now (if any), how often
+    to ask again, and a fingerprint of what the page shows (a change reloads the page)."""
+    job = (
+        Job.objects.filter(
+            object_type=ObjectType.objects.get_for_model(fabric),
+            object_id=fabric.pk,
+            status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_RUNNING),
+        )
+        .order_by("-created")
+        .first()
+    )
+    busy = (
+        job is not None
+        or machine.TESTING == fabric.connection_status
+        or fabric.sync_status == machine.SYNCING
+    )
+    return {
+        "running_job": job,
+        "busy": busy,
+        "poll_ms": POLL_BUSY_MS if busy else POLL_IDLE_MS,
+        "seen": fingerprint(fabric, job),
+    }
+
+
+def fingerprint(fabric, job) -> str:
+    shown = (
+        fabric.status,
+        fabric.connection_status,
+        fabric.sync_status,
+        fabric.status_changed,
+        fabric.connection_status_changed,
+        fabric.sync_status_changed,
+        fabric.last_sync,
+        fabric.last_validated,
+        sorted((fabric.sync_summary or {}).items()),
+        sorted((fabric.open_alerts or {}).items()),
+        job.pk if job else None,
+        job.status if job else None,
+    )
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
 
 
 class LifecyclePanel(panels.ObjectPanel):
@@ -46,6 +104,7 @@ class LifecyclePanel(panels.ObjectPanel):
             (value, labels[value], FabricStatusChoices.colors.get(value))
             for value in (fabric.available_transitions() if can_change else ())
         ]
+        ctx["can_decommission"] = any(value == machine.DECOMMISSIONED for value, *_ in ctx["targets"])
         return ctx
 
 
@@ -59,6 +118,7 @@ class ClusterConnectionPanel(panels.ObjectPanel):
         ctx = super().get_context(context)
         fabric = ctx["object"]
         ctx["can_test"] = may(ctx, "test_connection") and fabric.status != machine.DECOMMISSIONED
+        ctx["suspended"] = machine.suspended(fabric.state)
         return ctx
 
 
@@ -81,7 +141,12 @@ class FabricResourcesPanel(panels.ObjectPanel):
         ctx["can_sync"] = may_sync and possible
         ctx["can_reconcile"] = may_reconcile and possible
         ctx["why_not"] = "" if possible else _sync_refusal(fabric)
-        ctx["may_change"] = may_sync or may_reconcile
+        ctx["may_change"] = (may_sync or may_reconcile) and fabric.status != machine.DECOMMISSIONED
+        ctx["can_purge"] = (
+            fabric.status == machine.DECOMMISSIONED
+            and sum(summary.values()) > 0
+            and ctx["request"].user.has_perm("netbox_hedgehog.delete_hedgehogresource")
+        )
         return ctx
 
 

@@ -80,7 +80,7 @@ def test_bulk_maintenance_moves_the_selected_fabrics_with_the_reason_and_says_wh
     row = one.state_transitions.filter(field="status").latest("pk")
     assert (row.new, row.reason, row.user) == ("maintenance", "firmware", admin_user)
     log = log_of(job)
-    assert ("failure", "planned: status cannot go from planned to maintenance: it allows active.") in log
+    assert ("failure", "planned: Lifecycle cannot go from Planned to Maintenance. Allowed: Active.") in log
     assert job.data["output"] == "2 of 3 fabric(s) now maintenance."
 
 

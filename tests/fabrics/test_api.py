@@ -64,7 +64,9 @@ class FabricStateAPITest(APITestCase):
         self.assertEqual(response.data["current"], "planned")
         self.assertEqual(response.data["allowed"], ["active"])
         self.assertEqual(response.data["code"], "not_in_table")
-        self.assertIn("planned", response.data["detail"])
+        self.assertEqual(
+            response.data["detail"], "Lifecycle cannot go from Planned to Maintenance. Allowed: Active."
+        )
         self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
 
     def test_an_unknown_status_is_400(self):

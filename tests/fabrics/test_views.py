@@ -85,8 +85,24 @@ class LifecycleButtonsTest(TestCase):
     def test_a_refused_transition_changes_nothing_and_says_why(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
         response = self.client.post(self.url, {"status": "maintenance"}, follow=True)
-        self.assertContains(response, "Allowed now: active")
+        # in words, once (not raw field names, not twice)
+        self.assertContains(
+            response, "Lifecycle cannot go from Planned to Maintenance. Allowed: Active.", count=1
+        )
+        self.assertNotContains(response, "status cannot go")
         self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "planned")
+
+    def test_decommissioning_asks_for_confirmation(self):
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        transition(self.fabric, "status", "active")
+        content = self.client.get(self.fabric.get_absolute_url()).content.decode()
+        self.assertIn('name="confirm_decommission"', content)
+        self.assertEqual(content.count('name="reason"'), 1)  # one reason for every button
+        response = self.client.post(self.url, {"status": "decommissioned"}, follow=True)
+        self.assertContains(response, "Decommissioning is final")
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "active")
+        self.client.post(self.url, {"status": "decommissioned", "confirm_decommission": "on"})
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.fabric.pk).status, "decommissioned")
 
     def test_an_unknown_status_changes_nothing(self):
         self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
@@ -127,6 +143,47 @@ class LifecycleButtonsTest(TestCase):
             "State history",
         ):
             self.assertIn(text, content)
+
+
+class BulkLifecycleTest(TestCase):
+    url = reverse("plugins:netbox_hedgehog:hedgehogfabric_bulk_transition")
+
+    def setUp(self):
+        super().setUp()
+        self.add_permissions("netbox_hedgehog.view_hedgehogfabric", "netbox_hedgehog.change_hedgehogfabric")
+        self.one, self.two, self.planned = (
+            HedgehogFabric.objects.create(name=n) for n in ("one", "two", "planned")
+        )
+        for fabric in (self.one, self.two):
+            transition(fabric, "status", "active")
+
+    def test_the_list_offers_it_and_the_page_shows_what_each_fabric_allows(self):
+        self.assertContains(
+            self.client.get(reverse("plugins:netbox_hedgehog:hedgehogfabric_list")), "Change Lifecycle"
+        )
+        response = self.client.post(self.url, {"pk": [self.one.pk, self.planned.pk]})
+        self.assertHttpStatus(response, 200)
+        self.assertContains(response, "Maintenance, Decommissioned")
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.one.pk).status, "active")  # nothing yet
+
+    def test_each_fabric_moves_through_its_own_table_and_a_refusal_is_named(self):
+        pks = [self.one.pk, self.two.pk, self.planned.pk]
+        response = self.client.post(
+            self.url, {"pk": pks, "_apply": "", "status": "maintenance", "reason": "firmware"}, follow=True
+        )
+        self.assertContains(response, "2 fabric(s) now Maintenance.")
+        self.assertContains(response, "planned: Lifecycle cannot go from Planned to Maintenance.")
+        statuses = dict(HedgehogFabric.objects.values_list("name", "status"))
+        self.assertEqual(statuses, {"one": "maintenance", "two": "maintenance", "planned": "planned"})
+        row = StateTransition.objects.filter(fabric=self.one, field="status").latest("pk")
+        self.assertEqual((row.reason, row.user), ("firmware", self.user))
+
+    def test_decommissioning_in_bulk_needs_the_confirmation(self):
+        body = {"pk": [self.one.pk], "_apply": "", "status": "decommissioned"}
+        self.assertContains(self.client.post(self.url, body), "Decommissioning is final")
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.one.pk).status, "active")
+        self.client.post(self.url, {**body, "confirm_decommission": "on"})
+        self.assertEqual(HedgehogFabric.objects.get(pk=self.one.pk).status, "decommissioned")
 
 
 class FabricEditFormTest(TestCase):
