@@ -152,6 +152,7 @@ class FailureCodeChoices(ChoiceSet):
     NOT_HEDGEHOG = "not_hedgehog"
     BAD_CONFIGURATION = "bad_configuration"
     INTERRUPTED = "interrupted"
+    LIST_EXPIRED = "list_expired"
     UNEXPECTED = "unexpected"
 
     CHOICES = [
@@ -168,6 +169,11 @@ class FailureCodeChoices(ChoiceSet):
         (NOT_HEDGEHOG, _("The cluster does not serve the Hedgehog API groups."), "red"),
         (BAD_CONFIGURATION, _("The fabric's connection settings are incomplete or invalid."), "red"),
         (INTERRUPTED, _("The test was interrupted (a worker died or the job was lost)."), "orange"),
+        (
+            LIST_EXPIRED,
+            _("The cluster kept expiring the list before it was read to the end (410 Gone)."),
+            "orange",
+        ),
         (UNEXPECTED, _("An unexpected error; the job log has the details."), "red"),
     ]
 

@@ -42,7 +42,7 @@ def list_page(
             list_rv, after = int(token["rv"]), tuple(token["start"])
         except (ValueError, KeyError, TypeError) as exc:
             raise api_error(400, "continue key is not valid: " + repr(exc)) from exc
-        if list_rv < store.compacted_rv:
+        if store.continue_expired(list_rv):
             # As a real server after etcd compaction: 410, with a token to continue inconsistently.
             fresh = encode_continue_token(store.resource_version, after)
             raise api_error(

@@ -376,6 +376,10 @@ class EmulatedCluster:
         """Forget the event history: watches from older resourceVersions and older continue tokens get 410."""
         self.call(lambda emulator: emulator.store.compact())
 
+    def expire_continues(self, count: int = 1) -> None:
+        """The next ``count`` continued lists answer 410 Expired, as when etcd compacts mid-list."""
+        self.call(lambda emulator: emulator.store.expire_continues(count))
+
     def reset(self) -> None:
         """Clear faults, latency and mode, and delete every object but the built-in ones (with events)."""
 

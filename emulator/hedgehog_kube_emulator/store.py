@@ -76,6 +76,7 @@ class Store:
         self._rv = 0
         self.history: collections.deque[Event] = collections.deque()
         self.compacted_rv = 0  # events up to this resourceVersion are forgotten
+        self.expiring_continues = 0  # continued lists still to find their token expired (expire_continues)
         self.watchers: set[Watcher] = set()
         for rtype in (*BUILTIN_TYPES, *resource_types):
             self.types[rtype.key] = rtype
@@ -216,6 +217,18 @@ class Store:
         self.history.clear()
         self.compacted_rv = self._rv
 
+    def expire_continues(self, count: int) -> None:
+        """The next ``count`` continued lists find their token expired, as if the history had been
+        compacted between their pages (etcd compaction racing a paginated list)."""
+        self.expiring_continues = count
+
+    def continue_expired(self, list_rv: int) -> bool:
+        """Whether a continue token of the list at ``list_rv`` is too old (410)."""
+        if self.expiring_continues > 0:
+            self.expiring_continues -= 1
+            return True
+        return list_rv < self.compacted_rv
+
     def close_watches(self) -> None:
         """End every open watch stream (the clients see the end of the stream)."""
         for watcher in list(self.watchers):
@@ -281,6 +294,7 @@ class Store:
 
     def reset(self) -> None:
         """Delete every object but the built-in ones (watchers see the deletions)."""
+        self.expiring_continues = 0
         for table in self.tables.values():
             if table.rtype not in BUILTIN_TYPES:
                 for key in list(table.keys):

@@ -48,13 +48,22 @@ def _chain(exc):
     return seen
 
 
+def clip(text: str, limit: int = 300) -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis (never mid-word)."""
+    text = str(text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(None, 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(",;:") + "…"
+
+
 def status_message(exc: ApiException) -> str:
     try:
         body = json.loads(exc.body or "")
     except (TypeError, ValueError):
         return ""
     message = body.get("message", "") if isinstance(body, dict) else ""
-    return str(message)[:300]
+    return clip(message)
 
 
 def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailure:
@@ -151,7 +160,7 @@ def _classify_status(exc: ApiException, at: str) -> KubeFailure:
 def _tls_failure(reason: str, at: str) -> KubeFailure:
     return KubeFailure(
         F.TLS,
-        f"TLS with the server{at} failed: {reason.strip()[:200]}. Give the cluster's CA certificate, or check the server URL.",
+        f"TLS with the server{at} failed: {clip(reason, 200)}. Give the cluster's CA certificate, or check the server URL.",
     )
 
 
@@ -161,4 +170,4 @@ def _first_line(exc) -> str:
     # urllib3 puts the connection object's repr first; keep the human part
     if "object at 0x" in line and ":" in line:
         line = line.split(":", 1)[1].strip()
-    return line[:300]
+    return clip(line)

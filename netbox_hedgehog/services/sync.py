@@ -91,29 +91,52 @@ def discover(access) -> list[K.Kind]:
     return K.served(by_group)
 
 
-def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int) -> int:
-    """List one kind page by page into the store; then what the list no longer holds is gone."""
+# A list whose continue token expires (410 Gone: the server compacted its history mid-list) is
+# started again from the first page, at most this many times; then the sync fails with its own code.
+LIST_RESTARTS = 3
+
+
+def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=None) -> int:
+    """List one kind page by page into the store; then what the list no longer holds is gone.
+
+    Ingesting a page again is harmless (unchanged objects are skipped), so a list restarted after an
+    expired continue token records the same thing a single list would.
+    """
     custom = k8s.CustomObjectsApi(access.api)
-    seen = set()
-    token = None
-    while True:
-        page = custom.list_namespaced_custom_object(
-            kind.group,
-            kind.version,
-            access.namespace,
-            kind.plural,
-            limit=page_size,
-            _continue=token,
-            _request_timeout=access.timeout,
-        )
-        items = page.get("items") or []
-        store.ingest(kind, items)
-        seen.update(item["metadata"]["name"] for item in items)
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            break
-    store.vanished(kind, seen)
-    return len(seen)
+    for restart in range(LIST_RESTARTS + 1):
+        seen = set()
+        token = None
+        try:
+            while True:
+                page = custom.list_namespaced_custom_object(
+                    kind.group,
+                    kind.version,
+                    access.namespace,
+                    kind.plural,
+                    limit=page_size,
+                    _continue=token,
+                    _request_timeout=access.timeout,
+                )
+                items = page.get("items") or []
+                store.ingest(kind, items)
+                seen.update(item["metadata"]["name"] for item in items)
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    break
+        except k8s.ApiException as exc:
+            if exc.status != 410 or token is None:
+                raise
+            if log:
+                log(f"{kind.kind}: the list expired after {len(seen)} objects (410 Gone): listing again")
+            continue
+        store.vanished(kind, seen)
+        return len(seen)
+    raise KubeFailure(
+        FailureCodeChoices.LIST_EXPIRED,
+        f"The list of {kind.plural} expired {LIST_RESTARTS + 1} times before it was read to the end "
+        f"(410 Gone: the API server compacted its history while {page_size}-object pages were read). "
+        "Try again later; a larger sync_page_size reads the list in fewer requests.",
+    )
 
 
 class SyncRun:
@@ -133,7 +156,7 @@ class SyncRun:
         served = discover(self.access)
         self.log(f"Kinds served: {', '.join(k.kind for k in served)}")
         for kind in served:
-            count = read_kind(self.store, self.access, kind, self.page_size)
+            count = read_kind(self.store, self.access, kind, self.page_size, log=self.log)
             self.log(f"{kind.kind}: {count} in the cluster")
         return self.written
 
