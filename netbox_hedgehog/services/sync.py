@@ -103,7 +103,7 @@ def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=No
     expired continue token records the same thing a single list would.
     """
     custom = k8s.CustomObjectsApi(access.api)
-    for restart in range(LIST_RESTARTS + 1):
+    for _attempt in range(LIST_RESTARTS + 1):
         seen = set()
         token = None
         try:
