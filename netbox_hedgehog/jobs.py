@@ -10,6 +10,7 @@ The work itself is done by the services (services/): these runners call them and
 job did (its data, its error, its log).
 """
 
+import logging
 from datetime import timedelta
 
 import django_rq
@@ -19,8 +20,11 @@ from core.models import Job, ObjectType
 from django.db import transaction
 from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
+from netbox.registry import registry
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
+from rq.registry import ScheduledJobRegistry
 from rq.worker import Worker
 
 from . import settings
@@ -32,6 +36,8 @@ from .services import state as state_service
 from .services.state import InvalidTransition, transition
 from .state import alerts as alert_rules
 from .state import machine as m
+
+logger = logging.getLogger("netbox_hedgehog.jobs")
 
 # A job is queued when the transaction that created it commits: one this young may not have
 # reached the queue yet.
@@ -57,6 +63,11 @@ def worker_alive(name: str) -> bool:
 
 class FabricJob(JobRunner):
     """A job about one fabric. Subclasses say what requesting one does to the fabric's state."""
+
+    @classmethod
+    def handle(cls, job, *args, **kwargs):
+        keep_schedules()  # any job that runs looks after the periodic ones (they may be lost)
+        super().handle(job, *args, **kwargs)
 
     class Meta:
         pass
@@ -582,9 +593,120 @@ def keep_periodic_syncs(*, log=None) -> int:
 
 # --- the periodic health check --------------------------------------------------------------------
 
+# A fabric syncing this long whose sync job no worker has is freed by the next health round.
+SYNC_LOST_AFTER = timedelta(seconds=60)
+
+
+def lost_syncs() -> set[int]:
+    """The fabrics syncing for a minute or more whose sync (or reconcile) job no worker has: a
+    worker killed mid-sync, PostgreSQL restarted under it, a queue emptied. Their dead jobs are
+    marked errored (FabricJob.pending does), so no request is ever answered with them again."""
+    lost = set()
+    limit = timezone.now() - SYNC_LOST_AFTER
+    for fabric in HedgehogFabric.objects.filter(sync_status=m.SYNCING, sync_status_changed__lt=limit):
+        if FabricSyncJob.pending(fabric) is None:
+            lost.add(fabric.pk)
+    return lost
+
+
+# --- the periodic jobs, and keeping their schedule when the queue loses it -------------------------
+
+# A scheduled periodic job this late is not being run by any scheduler.
+OVERDUE_AFTER = timedelta(seconds=90)
+LOST_SCHEDULE_ERROR = (
+    "Lost: this periodic job was no longer in the queue (Redis restarted empty, or its worker died); "
+    "it was scheduled again."
+)
+
+
+class PeriodicJob(JobRunner):
+    """A system job of the plugin (@system_job: NetBox schedules it when a worker starts) whose
+    schedule survives a lost queue.
+
+    NetBox keeps a periodic job alive by scheduling the next run when one ends; the schedule lives
+    in Redis and in a Job row. When Redis restarts empty, or the worker dies while running it, the
+    row stays `scheduled` (or `running`) for ever and NetBox's `enqueue_once` at worker start takes
+    it for a valid schedule: nothing runs again. Here a row no worker will run is marked errored
+    (why, in its error) and a new run scheduled; one whose scheduler is late (a new worker has not
+    taken RQ's scheduler lock yet) is put on its queue. Checked when a worker starts, when any of
+    the plugin's jobs runs, by the watch every minute, and by `netbox hedgehog_jobs`.
+    """
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def interval(cls):
+        return (registry["system_jobs"].get(cls) or {}).get("interval")
+
+    @classmethod
+    def enqueue_once(cls, instance=None, schedule_at=None, interval=None, *args, **kwargs):
+        cls.keep_schedule()
+        return super().enqueue_once(instance, schedule_at, interval, *args, **kwargs)
+
+    @classmethod
+    def handle(cls, job, *args, **kwargs):
+        keep_schedules(exclude=cls)
+        super().handle(job, *args, **kwargs)
+
+    @classmethod
+    def keep_schedule(cls, now=None, *, create=False) -> str:
+        """Look after this job's schedule; returns what was done ("" when it was fine)."""
+        now = now or timezone.now()
+        rows = list(cls.get_jobs().filter(status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES))
+        alive, done = False, ""
+        for row in rows:
+            rq_job = _rq_job(row)
+            status = rq_job.get_status(refresh=False) if rq_job is not None else None
+            if row.status == JobStatusChoices.STATUS_RUNNING:
+                if status == JobStatus.STARTED and worker_alive(rq_job.worker_name):
+                    alive = True
+                    continue
+            elif status == JobStatus.SCHEDULED:
+                alive = True
+                if row.scheduled and row.scheduled < now - OVERDUE_AFTER:
+                    queue = django_rq.get_queue(row.queue_name)
+                    ScheduledJobRegistry(queue=queue).remove(rq_job)
+                    queue.enqueue_job(rq_job)
+                    done = f"{cls.Meta.name}: overdue since {row.scheduled.isoformat(timespec='seconds')}, queued now"
+                continue
+            elif status in (JobStatus.QUEUED, JobStatus.DEFERRED):
+                alive = True
+                continue
+            elif rq_job is None and now - row.created < QUEUEING_GRACE:
+                alive = True  # its transaction may not have committed yet
+                continue
+            if rq_job is not None:
+                rq_job.cancel()
+            Job.objects.filter(pk=row.pk, status=row.status).update(
+                status=JobStatusChoices.STATUS_ERRORED, completed=now, error=LOST_SCHEDULE_ERROR
+            )
+            done = f"{cls.Meta.name}: job #{row.pk} was lost, scheduled again"
+        if not alive and (rows or create) and cls.interval():
+            super().enqueue_once(interval=cls.interval())
+        return done
+
+
+def keep_schedules(*, exclude=None, log=None) -> list[str]:
+    """Look after the schedule of every periodic job of the plugin (PeriodicJob). A queue that cannot
+    be reached is said, not raised: the job asking goes on."""
+    log = log or logger.warning
+    done = []
+    for runner in PeriodicJob.__subclasses__():
+        if runner is exclude:
+            continue
+        try:
+            said = runner.keep_schedule()
+        except RedisError as exc:
+            said = f"{runner.Meta.name}: schedule not checked, the queue is unreachable ({exc.__class__.__name__})"
+        if said:
+            done.append(said)
+            log(said)
+    return done
+
 
 @system_job(interval=settings.get("health_check_interval"))
-class FabricHealthCheckJob(JobRunner):
+class FabricHealthCheckJob(PeriodicJob):
     """Every health_check_interval minutes: reap stale tests and syncs, test connected fabrics, retry
     failed ones, and keep the periodic syncs of fabrics with a sync interval scheduled."""
 
@@ -596,7 +718,7 @@ class FabricHealthCheckJob(JobRunner):
         reaped = []
         reap_stale_tests(job=self.job, log=log)
         summary = connection.health_check_round(job=self.job, log=log)
-        sync.reap_stale_syncs(job=self.job, log=log, reaped=reaped)
+        sync.reap_stale_syncs(job=self.job, log=log, reaped=reaped, lost=lost_syncs())
         for fabric in reaped:
             mark_errored(
                 FabricSyncJob.jobs_of(fabric).filter(status__in=ACTIVE).values_list("pk", flat=True),
@@ -641,7 +763,7 @@ def resolve_alert(alert, *, user=None, note=""):
 
 
 @system_job(interval=settings.get("health_check_interval"))
-class AlertReviewJob(JobRunner):
+class AlertReviewJob(PeriodicJob):
     """Every health_check_interval minutes: the time-based alert rules (a fabric in maintenance longer
     than maintenance_review_after hours), and suppressions whose time is up."""
 
@@ -656,7 +778,7 @@ class AlertReviewJob(JobRunner):
 
 
 @system_job(interval=1)
-class MaintenanceWindowJob(JobRunner):
+class MaintenanceWindowJob(PeriodicJob):
     """Every minute: fabrics enter maintenance when a window starts and return to active when it ends
     (services/maintenance.py)."""
 

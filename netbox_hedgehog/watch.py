@@ -41,7 +41,7 @@ from kubernetes import watch as k8s_watch
 
 from . import credentials, settings
 from .choices import TriggerChoices
-from .jobs import schedule_retry
+from .jobs import keep_schedules, schedule_retry
 from .kube.client import connect
 from .kube.errors import classify
 from .models import HedgehogFabric
@@ -610,8 +610,10 @@ class Watcher:
     # --- fabrics ---------------------------------------------------------------------------------
 
     def scan(self):
-        """Start watches for fabrics that became eligible, stop those that no longer are."""
+        """Start watches for fabrics that became eligible, stop those that no longer are (and look
+        after the periodic jobs' schedule: the watch is a second process that notices a lost queue)."""
         close_old_connections()
+        keep_schedules()
         fabrics = HedgehogFabric.objects.filter(status__in=WATCHED_STATUS, last_sync__isnull=False)
         if self.fabric_names:
             fabrics = fabrics.filter(name__in=self.fabric_names)

@@ -13,6 +13,7 @@ import random
 from datetime import timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_pg_utils import advisory_lock
 from kubernetes import client as k8s
@@ -255,15 +256,18 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
             fabric.refresh_state()
 
 
-def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None) -> int:
-    """Fabrics left syncing longer than stale_sync_after, with no sync running, go to error
-    ("interrupted"). Returns how many; appends them to `reaped` when given (their dead jobs are
-    marked by the caller)."""
+def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None, lost=()) -> int:
+    """Fabrics left syncing with no sync running go to error ("interrupted"): those whose sync job
+    no worker has (`lost`: their pks, found by the caller, who knows the queue) at once, the others
+    after stale_sync_after (a job still queued behind others is not lost). Returns how many; appends
+    them to `reaped` when given (their dead jobs are marked by the caller)."""
     log = log or (lambda message: None)
     limit = timezone.now() - timedelta(seconds=settings.get("stale_sync_after"))
     reaped = [] if reaped is None else reaped
     count = 0
-    for fabric in HedgehogFabric.objects.filter(sync_status=m.SYNCING, sync_status_changed__lt=limit):
+    for fabric in HedgehogFabric.objects.filter(
+        Q(sync_status_changed__lt=limit) | Q(pk__in=list(lost)), sync_status=m.SYNCING
+    ):
         with exclusive(fabric) as alone:
             if not alone:
                 continue  # a sync is really running (its worker holds the lock)
@@ -276,7 +280,9 @@ def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None) -> int:
                     m.ERROR,
                     trigger=TriggerChoices.REAPER,
                     job=job,
-                    reason=f"[interrupted] The sync did not finish within {settings.get('stale_sync_after')} s "
+                    reason="[interrupted] The sync's job is no longer run by any worker (the worker died or the queue was emptied)."
+                    if fabric.pk in lost
+                    else f"[interrupted] The sync did not finish within {settings.get('stale_sync_after')} s "
                     "(a worker died or the job was never run).",
                     details={
                         "sync_attempts": attempts,

@@ -5,11 +5,15 @@ import multiprocessing
 import os
 import signal
 import time
+from datetime import timedelta
 
+import django_rq
 import pytest
+from core.models import Job
 from django.db import connections
+from django.utils import timezone
 
-from netbox_hedgehog.jobs import request_sync
+from netbox_hedgehog.jobs import SYNC_LOST_AFTER, FabricHealthCheckJob, request_sync
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource, StateTransition
 from netbox_hedgehog.services.sync import reap_stale_syncs, run_sync
 from tests.support.fabrics import connected_fabric, plugin_settings
@@ -52,3 +56,36 @@ def test_a_worker_killed_mid_sync_leaves_no_half_written_state(cluster):
     assert fabric.sync_status == "error" and "interrupted" in fabric.sync_error
     last = StateTransition.objects.filter(fabric=fabric).latest("pk")
     assert (last.previous, last.new, last.trigger) == ("syncing", "error", "reaper")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_whose_job_no_worker_has_is_freed_by_the_next_round_and_can_be_asked_again(cluster):
+    """Not half an hour (stale_sync_after) but the next health round: the job is known to be lost."""
+    fabric = connected_fabric(cluster, name="lost")
+    job, created = request_sync(fabric)
+    assert created
+    django_rq.get_connection().flushdb()  # its queue was emptied (Redis restarted, worker killed)
+    began = timezone.now() - SYNC_LOST_AFTER - timedelta(seconds=1)
+    HedgehogFabric.objects.filter(pk=fabric.pk).update(sync_status_changed=began)
+    Job.objects.filter(pk=job.pk).update(created=began)
+    round_ = FabricHealthCheckJob.enqueue(immediate=True)
+    fabric.refresh_from_db()
+    job.refresh_from_db()
+    assert fabric.sync_status == "error" and "no longer run by any worker" in fabric.sync_error
+    assert job.status == "errored" and job.error
+    assert round_.data["reaped_syncs"] == 1
+    again, created = request_sync(fabric)
+    assert created and again.pk != job.pk, "a request is never answered with the dead job"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_still_queued_behind_others_is_not_taken_for_lost(cluster):
+    fabric = connected_fabric(cluster, name="queued")
+    job, _ = request_sync(fabric)  # queued: no worker has started it yet
+    HedgehogFabric.objects.filter(pk=fabric.pk).update(
+        sync_status_changed=timezone.now() - SYNC_LOST_AFTER - timedelta(seconds=1)
+    )
+    FabricHealthCheckJob.enqueue(immediate=True)
+    fabric.refresh_from_db()
+    job.refresh_from_db()
+    assert (fabric.sync_status, job.status) == ("syncing", "pending")
