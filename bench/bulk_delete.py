@@ -2,6 +2,7 @@
 
 * the confirmation page for N selected resources, then the delete itself, through the real view
   (Django's test client, a superuser, the change log written as NetBox writes it);
+* a fabric holding N resources deleted from its page;
 * the floor: one SQL DELETE of the same number of rows.
 """
 
@@ -66,6 +67,16 @@ def run(n):
     left = HedgehogResource.objects.filter(fabric=fabric).count()
     fabric.delete()
 
+    # a whole fabric of n resources, deleted from its page (the fabric's delete view)
+    whole = _fabric("bench-fabric-delete", n)
+    start = time.perf_counter()
+    gone = client.post(
+        reverse("plugins:netbox_hedgehog:hedgehogfabric_delete", kwargs={"pk": whole.pk}),
+        {"confirm": "true", "return_url": "/"},
+    )
+    fabric_delete = time.perf_counter() - start
+    assert gone.status_code == 302, gone.status_code
+
     floor_fabric = _fabric("bench-bulk-delete-floor", n)
     start = time.perf_counter()
     with connection.cursor() as cursor:
@@ -81,4 +92,6 @@ def run(n):
         "delete_s": round(delete, 3),
         "floor_sql_delete_s": round(floor, 4),
         "delete_vs_floor": round(delete / floor, 1) if floor else None,
+        "fabric_delete_s": round(fabric_delete, 3),
+        "fabric_delete_vs_floor": round(fabric_delete / floor, 1) if floor else None,
     }

@@ -11,6 +11,7 @@ job did (its data, its error, its log).
 """
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 import django_rq
@@ -31,7 +32,7 @@ from . import settings
 from .choices import AutoReconcileChoices, TriggerChoices
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric
-from .services import alerts, connection, maintenance, reconcile, sync
+from .services import alerts, connection, deletion, maintenance, reconcile, sync
 from .services import state as state_service
 from .services.state import InvalidTransition, transition
 from .state import alerts as alert_rules
@@ -474,6 +475,31 @@ def retire(fabric):
         ):
             job.delete()  # also cancels the queued RQ job
     connection.forget_credentials(fabric)
+
+
+@contextmanager
+def fabric_deletion(fabric, *, user=None, request_id=None):
+    """Wrap NetBox's deletion of a fabric (the UI's and the REST API's): in one transaction, its row
+    locked and its resources and history deleted in bulk first (services.deletion.clear_fabric),
+    so that a fabric of thousands of resources goes in seconds and none of its jobs can write for it
+    meanwhile; once committed, its pending and scheduled jobs are cancelled (a running one finds no
+    fabric and ends). Whatever fails inside rolls everything back."""
+    pk = fabric.pk
+    with transaction.atomic():
+        deletion.clear_fabric(fabric, user=user, request_id=request_id)
+        yield
+        transaction.on_commit(lambda: cancel_jobs_of_fabric(pk))
+
+
+def cancel_jobs_of_fabric(pk):
+    """Cancel the pending and scheduled jobs of a fabric (by pk: it may be gone)."""
+    object_type = ObjectType.objects.get_for_model(HedgehogFabric, for_concrete_model=False)
+    for job in Job.objects.filter(
+        object_type=object_type,
+        object_id=pk,
+        status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_SCHEDULED),
+    ):
+        job.delete()  # also cancels the queued RQ job
 
 
 def request_sync(fabric, *, user=None, trigger=TriggerChoices.MANUAL, reason="Manual sync"):

@@ -1,3 +1,5 @@
+from contextlib import ExitStack
+
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +15,7 @@ from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
 from .choices import FabricStatusChoices, ReconcileActionChoices, ReconcileDirectionChoices
-from .jobs import request_reconcile, request_sync, request_test
+from .jobs import fabric_deletion, request_reconcile, request_sync, request_test
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric, StateTransition
 from .services import deletion, reconcile
@@ -151,9 +153,39 @@ class HedgehogFabricEditView(generic.ObjectEditView):
     form = forms.HedgehogFabricForm
 
 
+class _Kept(Exception):
+    """NetBox did not delete (a refusal, an invalid form): what was done for the deletion is undone."""
+
+
+def deleting(fabrics, request, delete):
+    """Run NetBox's deletion view `delete` inside jobs.fabric_deletion for each fabric; when a fabric
+    is still there afterwards, roll all of it back and answer what NetBox answered."""
+    try:
+        with transaction.atomic(), ExitStack() as stack:
+            for fabric in fabrics:
+                stack.enter_context(
+                    fabric_deletion(fabric, user=request.user, request_id=getattr(request, "id", None))
+                )
+            response = delete()
+            if HedgehogFabric.objects.filter(pk__in=[f.pk for f in fabrics]).exists():
+                raise _Kept(response)
+    except _Kept as kept:
+        return kept.args[0]
+    return response
+
+
 @register_model_view(HedgehogFabric, "delete")
 class HedgehogFabricDeleteView(generic.ObjectDeleteView):
+    """NetBox's delete, with the fabric's resources and history deleted in bulk first and its jobs
+    stopped (jobs.fabric_deletion): seconds for thousands of resources."""
+
     queryset = HedgehogFabric.objects.all()
+
+    def post(self, request, *args, **kwargs):
+        fabric = self.get_object(**kwargs)
+        return deleting(
+            [fabric], request, lambda: super(HedgehogFabricDeleteView, self).post(request, *args, **kwargs)
+        )
 
 
 @register_model_view(HedgehogFabric, "bulk_import", path="import", detail=False)
@@ -172,9 +204,20 @@ class HedgehogFabricBulkEditView(generic.BulkEditView):
 
 @register_model_view(HedgehogFabric, "bulk_delete", path="delete", detail=False)
 class HedgehogFabricBulkDeleteView(generic.BulkDeleteView):
+    """NetBox's bulk delete, each selected fabric cleared in bulk first (see the delete view)."""
+
     queryset = HedgehogFabric.objects.all()
     filterset = filtersets.HedgehogFabricFilterSet
     table = tables.HedgehogFabricTable
+
+    def post(self, request, **kwargs):
+        pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()]
+        if "_confirm" not in request.POST or request.POST.get("_all") or request.POST.get("background_job"):
+            return super().post(request, **kwargs)
+        fabrics = list(self.queryset.filter(pk__in=pks))  # restricted to what the user may delete
+        return deleting(
+            fabrics, request, lambda: super(HedgehogFabricBulkDeleteView, self).post(request, **kwargs)
+        )
 
 
 @register_model_view(HedgehogFabric, "transition")

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from .. import filtersets
-from ..jobs import request_reconcile, request_sync, request_test, resolve_alert
+from ..jobs import fabric_deletion, request_reconcile, request_sync, request_test, resolve_alert
 from ..kube.errors import KubeFailure
 from ..models import HedgehogFabric, MaintenanceWindow, ReconciliationAlert, StateTransition
 from ..services import alerts, reconcile
@@ -84,6 +84,12 @@ class HedgehogFabricViewSet(PluginErrorsMixin, NetBoxModelViewSet):
     queryset = HedgehogFabric.objects.prefetch_related("tags")
     serializer_class = serializers.HedgehogFabricSerializer
     filterset_class = filtersets.HedgehogFabricFilterSet
+
+    def perform_destroy(self, instance):
+        """NetBox's delete (one, or each of a bulk delete), the fabric's resources and history deleted
+        in bulk first and its jobs stopped (jobs.fabric_deletion)."""
+        with fabric_deletion(instance, user=self.request.user, request_id=getattr(self.request, "id", None)):
+            super().perform_destroy(instance)
 
     def get_permissions(self):
         if self.action in ACTION_PERMISSIONS:

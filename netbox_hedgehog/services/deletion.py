@@ -13,6 +13,7 @@ that every rule sees every object (services.events.listened).
 """
 
 import json
+import uuid
 
 from core.choices import ObjectChangeActionChoices
 from core.events import OBJECT_DELETED
@@ -29,7 +30,7 @@ from extras.models import (
     TaggedItem,
 )
 
-from ..models import HedgehogFabric, HedgehogResource, ReconciliationAlert
+from ..models import HedgehogFabric, HedgehogResource, ReconciliationAlert, StateTransition
 from . import events, rollup
 
 # What points at a resource by (content type, object id), and by which fields.
@@ -47,11 +48,13 @@ def _snapshot(row: dict) -> dict:
     return json.loads(json.dumps(row, cls=DjangoJSONEncoder))
 
 
-def delete_resources(queryset, *, user=None, request_id=None, message="") -> int:
-    """Delete these resources with their change log; returns how many."""
+def delete_resources(queryset, *, user=None, request_id=None, message="", recount=True) -> int:
+    """Delete these resources with their change log; returns how many. `recount`: the fabrics'
+    counts are rolled up again (not when the fabrics go too)."""
     resource_type = ContentType.objects.get_for_model(HedgehogResource)
     fabric_type = ContentType.objects.get_for_model(HedgehogFabric)
     fields = [f.attname for f in HedgehogResource._meta.concrete_fields]
+    request_id = request_id or uuid.uuid4()  # one per deletion, as NetBox gives a script's changes
     with transaction.atomic(using=router.db_for_write(HedgehogResource)), rollup.batch():
         rows = list(queryset.order_by().select_for_update(of=("self",)).values(*fields))
         if not rows:
@@ -82,7 +85,7 @@ def delete_resources(queryset, *, user=None, request_id=None, message="") -> int
             model.objects.filter(**{type_field: resource_type, f"{id_field}__in": pks}).delete()
         HedgehogResource.objects.filter(pk__in=pks)._raw_delete(router.db_for_write(HedgehogResource))
         fabric_ids = {row["fabric_id"] for row in rows}
-    for fabric in HedgehogFabric.objects.filter(pk__in=fabric_ids):
+    for fabric in HedgehogFabric.objects.filter(pk__in=fabric_ids) if recount else ():
         rollup.recount(fabric, user=user)
     return len(rows)
 
@@ -102,3 +105,25 @@ def purge(fabric, *, user=None, request_id=None) -> int:
     return delete_resources(
         resources, user=user, request_id=request_id, message="Purged: the fabric is decommissioned"
     )
+
+
+def clear_fabric(fabric, *, user=None, request_id=None) -> dict:
+    """What deleting a fabric does before NetBox deletes the fabric itself, in the same transaction.
+
+    The fabric's row is locked first: a job of the fabric that wants to write meanwhile (a health
+    round's transition, a sync's rows) waits for the deletion and then finds no fabric, instead of
+    failing the deletion with an integrity error. Then its resources go in bulk (with their change
+    log, as delete_resources; NetBox's per-object path when an event rule listens to resource
+    deletions) and its history by one DELETE (it is not change-logged). NetBox then deletes the
+    fabric with its few remaining relations, and its own change-log row. Returns the counts.
+    """
+    list(HedgehogFabric.objects.select_for_update().filter(pk=fabric.pk).values_list("pk"))
+    resources = HedgehogResource.objects.filter(fabric=fabric)
+    counts = {"resources": 0}
+    if not events.listened(OBJECT_DELETED, events.object_type_of(HedgehogResource)):
+        counts["resources"] = delete_resources(
+            resources, user=user, request_id=request_id, message="Deleted with its fabric", recount=False
+        )
+    history = StateTransition.objects.filter(fabric=fabric)
+    counts["history"] = history._raw_delete(router.db_for_write(StateTransition))
+    return counts
