@@ -162,11 +162,16 @@ class FabricJob(JobRunner):
     ):
         """Ask for this job on the fabric. Returns (job, created).
 
-        Raises InvalidTransition (nothing written, nothing queued) when the fabric's state refuses
+        Raises redis' ConnectionError (nothing written) when the queue cannot be reached, and
+        InvalidTransition (nothing written, nothing queued) when the fabric's state refuses
         what the job needs (e.g. a sync of a fabric that is not connected), and when the fabric is
         in maintenance unless `override` (the job kind allows it; the history says so). `after`:
         the running job asking (it does not count as pending).
         """
+        # The queue first: when Redis is down, nothing is written (the job would only reach it
+        # after the commit, leaving the fabric testing or syncing with a job no worker gets);
+        # the RedisError is the caller's 503.
+        django_rq.get_connection().ping()
         with transaction.atomic():
             fabric.refresh_state(lock=True)
             if cls.overridable and m.suspended(fabric.state):

@@ -11,6 +11,7 @@ from netbox.ui import layout
 from netbox.ui.panels import CommentsPanel, ObjectsTablePanel
 from netbox.views import generic
 from netbox.views.generic.base import BaseObjectView
+from redis.exceptions import RedisError
 from utilities.views import GetReturnURLMixin, register_model_view
 
 from . import filtersets, forms, tables
@@ -151,6 +152,9 @@ class HedgehogFabricStateView(BaseObjectView):
 class HedgehogFabricEditView(generic.ObjectEditView):
     queryset = HedgehogFabric.objects.all()
     form = forms.HedgehogFabricForm
+
+
+QUEUE_DOWN = _("The job queue (Redis) cannot be reached: nothing was started. Try again shortly.")
 
 
 class _Kept(Exception):
@@ -302,6 +306,8 @@ class FabricJobButtonView(GetReturnURLMixin, BaseObjectView):
             job, created = self.start(fabric, request)
         except InvalidTransition as exc:
             messages.error(request, exc.message)
+        except RedisError:
+            messages.error(request, QUEUE_DOWN)
         else:
             if created:
                 messages.success(request, job_message(_("{what} queued as job").format(what=self.what), job))
@@ -412,6 +418,8 @@ class HedgehogFabricReconcileView(BaseObjectView):
                 )
             except InvalidTransition as exc:
                 messages.error(request, exc.message)
+            except RedisError:
+                messages.error(request, QUEUE_DOWN)
             except reconcile.PlanChanged as exc:
                 messages.error(request, str(exc))
             else:

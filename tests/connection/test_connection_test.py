@@ -62,6 +62,7 @@ def assert_failed(fabric, job, code, hint, *, connected=True):
     assert row.reason == fabric.connection_error
     assert job.status == JobStatusChoices.STATUS_FAILED
     assert job.data["error"] == {"code": code, "message": fabric.connection_error}
+    assert job.error == f"[{code}] {fabric.connection_error}", "NetBox's job list shows the reason"
     log = job_log(job)
     assert ("Connecting to " in log) == connected
     assert f"Failed [{code}]: {fabric.connection_error}" in log

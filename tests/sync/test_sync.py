@@ -175,6 +175,7 @@ def test_a_kubernetes_error_mid_sync_ends_in_error_and_writes_nothing(cluster, f
     job = sync(fabric)
     assert job.status == "failed"
     assert fabric.sync_status == "error" and "server_error" in fabric.sync_error
+    assert job.error.startswith("[server_error] The API server"), "NetBox's job list shows the reason"
     assert (
         HedgehogResource.objects.filter(fabric=fabric).count() == 0
     )  # the switches read before were rolled back
