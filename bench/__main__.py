@@ -24,23 +24,35 @@ def main(argv=None):
         "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
     )
     parser.add_argument("--bulk-delete", type=int, default=5000, help="resources deleted from the list page")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent REST clients")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the REST clients run")
     parser.add_argument(
-        "--only", choices=("transitions", "fleet", "sync", "bulk_delete"), help="one benchmark"
+        "--only",
+        choices=("transitions", "fleet", "sync", "bulk_delete", "concurrency"),
+        help="one benchmark",
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import bulk_delete, fleet, sync, transitions
+    from . import bulk_delete, concurrency, fleet, sync, transitions
 
     benchmarks = {
         "transitions": lambda: transitions.run(args.transitions, args.repeat),
         "fleet": lambda: fleet.run(args.fleet, args.fleet_hanging, args.repeat),
         "sync": lambda: sync.run(args.sync_objects, args.sync_large),
         "bulk_delete": lambda: bulk_delete.run(args.bulk_delete),
+        "concurrency": lambda: concurrency.run(args.clients, args.seconds),
     }
     if args.only:
-        print(json.dumps({args.only: benchmarks[args.only]()}, indent=2))
+        # one benchmark: its entry in the results is replaced, the others are kept
+        result = benchmarks[args.only]()
+        output = Path(args.output)
+        results = json.loads(output.read_text()) if output.exists() else {"benchmarks": {}}
+        results["benchmarks"][args.only] = {**result, "when": datetime.now(UTC).isoformat(timespec="seconds")}
+        output.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({args.only: result}, indent=2))
+        print(f"\n{args.only} written to {args.output}")
         return
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
