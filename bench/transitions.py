@@ -57,8 +57,8 @@ def _floor(n):
         f"WHERE id = %s AND connection_status = %s"
     )
     insert = (
-        f"INSERT INTO {history_table} (fabric_id, field, previous, new, trigger, reason, time) "
-        f"VALUES (%s, 'connection_status', %s, %s, 'health_check', '', now())"
+        f"INSERT INTO {history_table} (fabric_id, field, previous, new, trigger, reason, routine, time) "
+        f"VALUES (%s, 'connection_status', %s, %s, 'health_check', '', false, now())"
     )
     current = "unknown"
     with psycopg.connect(conninfo) as conn:

@@ -24,6 +24,7 @@ fails the fabric's connection (the shared path) and stops that fabric's watch un
 again. See docs/watch.md.
 """
 
+import contextlib
 import hashlib
 import logging
 import queue
@@ -34,6 +35,7 @@ from collections import defaultdict
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
+import psycopg
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db import connection as db
 from kubernetes import client as k8s
@@ -50,6 +52,7 @@ from .services import rollup
 from .services import sync as sync_service
 from .services.connection import report_kubernetes_error
 from .services.resources import ResourceStore
+from .services.state import WATCH_CHANNEL
 from .state import kinds as K
 from .state import machine as m
 
@@ -517,6 +520,46 @@ class FabricWatch:
                     stream.relist()
 
 
+class _Wakeup:
+    """A database connection of its own, LISTENing on the state service's channel: a committed
+    transition that can change which fabrics are watched (services.state.WATCH_CHANNEL) wakes the
+    watcher's scan at once, so a fabric that just became active and synced is watched within a
+    second, not at the next rescan. Without it (PostgreSQL unreachable) the rescan still runs."""
+
+    RETRY = 5.0
+
+    def __init__(self):
+        self.conn = None
+        self.retry_at = 0.0
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s; True when woken by a notification."""
+        if self.conn is None and time.monotonic() >= self.retry_at:
+            try:
+                self.conn = psycopg.connect(**db.get_connection_params(), autocommit=True)
+                self.conn.execute(f"LISTEN {WATCH_CHANNEL}")
+            except psycopg.Error as exc:
+                log.warning(
+                    "cannot listen for fabric changes (%s): rescanning every period only", type(exc).__name__
+                )
+                self.close()
+                self.retry_at = time.monotonic() + self.RETRY
+        if self.conn is None:
+            return False
+        try:
+            return any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error as exc:
+            log.warning("listening for fabric changes failed (%s): connecting again", type(exc).__name__)
+            self.close()
+            return False
+
+    def close(self):
+        if self.conn is not None:
+            with contextlib.suppress(psycopg.Error):  # it is being dropped either way
+                self.conn.close()
+        self.conn = None
+
+
 class Watcher:
     """Keeps a FabricWatch per eligible fabric; re-reads the fabric list every `options.rescan` s.
 
@@ -546,7 +589,8 @@ class Watcher:
         started = time.monotonic()
         self.touch()
         next_scan = 0.0
-        log.info("watch started (rescan every %g s)", self.options.rescan)
+        wakeup = _Wakeup()
+        log.info("watch started (rescan every %g s, and when a fabric changes)", self.options.rescan)
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -562,11 +606,15 @@ class Watcher:
                 if idle is not None and now - self.last_activity >= idle:
                     log.info("nothing happened for %g s: exiting", idle)
                     break
-                self._stop.wait(0.2)
+                if wakeup.wait(0.2):
+                    next_scan = 0.0  # a fabric changed: scan now
+                elif wakeup.conn is None:
+                    self._stop.wait(0.2)
             if self.stop_reason:
                 log.info("%s: stopping", self.stop_reason)
                 self.stop_reason = ""
         finally:
+            wakeup.close()
             self.shutdown()
             db.close()
             log.info("watch stopped")

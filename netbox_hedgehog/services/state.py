@@ -176,8 +176,28 @@ def transition(
         for name, value in _values(steps, now, details).items():
             setattr(fabric, name, value)
         _tell_netbox(fabric, before, user, logged, rows)
+        _wake_the_watch(fabric, rows)
         transitioned.send(sender=HedgehogFabric, fabric=fabric, rows=rows, user=user)
     return rows[0]
+
+
+# PostgreSQL channel on which a committed transition that can change which fabrics the live watch
+# watches is announced (the watch LISTENs and rescans at once instead of at its next rescan).
+WATCH_CHANNEL = "hedgehog_fabrics"
+
+
+def _wake_the_watch(fabric, rows):
+    """NOTIFY the watch (delivered when the transaction commits, dropped if it rolls back) of a
+    lifecycle change, a connection becoming or ceasing to be connected (not a routine health check,
+    which changes nothing), or a sync that ended."""
+    if any(
+        row.field == m.STATUS
+        or (row.field == m.CONNECTION and m.CONNECTED in (row.previous, row.new) and not row.routine)
+        or (row.field == m.SYNC and row.previous == m.SYNCING)
+        for row in rows
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [WATCH_CHANNEL, str(fabric.pk)])
 
 
 def _try_plan(state, field, to, reason):

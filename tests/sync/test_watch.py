@@ -410,3 +410,18 @@ def test_a_batch_meeting_a_row_created_meanwhile_is_applied_again(cluster, synce
     meta = {"name": "raced", "namespace": "default", "resourceVersion": "950", "uid": "uid-raced"}
     fabric_watch._apply([_Event(K.BY_KIND["Server"], "ADDED", {"metadata": meta, "spec": {}})])
     assert calls == [1, 1] and state_of(synced, "Server", "raced") == "extra"
+
+
+def test_a_fabric_synced_for_the_first_time_is_watched_at_once_not_at_the_next_rescan(cluster, fabric):
+    """The state service NOTIFYs the watch when a sync ends: with a rescan period of five minutes, the
+    first change after the first sync still arrives within seconds."""
+    with Watcher(**{**FAST, "rescan": 300}) as watcher:
+        wait_for(lambda: watcher.scans >= 1, 5, "the first scan")
+        assert watcher.watches == {}  # never synced: not watched
+        FabricSyncJob.enqueue(instance=fabric, immediate=True)
+        wait_for(lambda: (fw := watcher.watches.get(fabric.pk)) is not None and fw.streams, 10, "the watch")
+        wait_for(lambda: cluster.open_watches >= len(watcher.watches[fabric.pk].streams), 10, "every kind")
+        name = first_switch(cluster)
+        cluster.patch_object(WIRING, "v1beta1", "switches", name, {"spec": {"description": "first change"}})
+        wait_for(lambda: state_of(fabric, "Switch", name) == "drifted", 5, "the first change")
+        assert watcher.scans < 10, "woken by the sync, not by polling"
