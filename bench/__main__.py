@@ -24,19 +24,21 @@ def main(argv=None):
         "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
     )
     parser.add_argument("--bulk-delete", type=int, default=5000, help="resources deleted from the list page")
+    parser.add_argument("--list-small", type=int, default=10_000, help="resources, first list size")
+    parser.add_argument("--list-large", type=int, default=100_000, help="resources, second list size")
     parser.add_argument("--changes", type=int, default=60, help="cluster changes timed through the watch")
     parser.add_argument("--clients", type=int, default=16, help="concurrent REST clients")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the REST clients run")
     parser.add_argument(
         "--only",
-        choices=("transitions", "fleet", "sync", "bulk_delete", "concurrency", "freshness"),
+        choices=("transitions", "fleet", "sync", "bulk_delete", "concurrency", "freshness", "lists"),
         help="one benchmark",
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import bulk_delete, concurrency, fleet, freshness, sync, transitions
+    from . import bulk_delete, concurrency, fleet, freshness, lists, sync, transitions
 
     benchmarks = {
         "transitions": lambda: transitions.run(args.transitions, args.repeat),
@@ -45,6 +47,7 @@ def main(argv=None):
         "bulk_delete": lambda: bulk_delete.run(args.bulk_delete),
         "concurrency": lambda: concurrency.run(args.clients, args.seconds),
         "freshness": lambda: freshness.run(args.changes),
+        "lists": lambda: lists.run((args.list_small, args.list_large)),
     }
     if args.only:
         # one benchmark: its entry in the results is replaced, the others are kept
