@@ -20,7 +20,8 @@ It runs beside the JobRunners (the `netbox hedgehog_watch` command starts it): l
 the services, and it may schedule a job (a connection retry).
 
 A watch that ends (the server's timeout) is resumed from the last resourceVersion; an expired one
-(410) is relisted and watched from the list's resourceVersion; while the database is
+(410), or one the server is behind of (504 "Too large resource version", versions going back: etcd
+restored), is relisted and watched from the list's resourceVersion; while the database is
 unreachable the applier keeps the batch and the positions, reconnects with backoff and records the
 batch once the database is back; a dropped connection is re-opened with
 a short backoff and reported only when it keeps failing; an error meaning the cluster is unusable
@@ -160,6 +161,33 @@ def _said(exc) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _revision(version):
+    """A resourceVersion as a number when it is one (etcd's revision); None otherwise (opaque)."""
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        return None
+
+
+def _went_back(version, position) -> bool:
+    """`version` is lower than `position`, both revisions: the server's history was rewound."""
+    a, b = _revision(version), _revision(position)
+    return a is not None and b is not None and a < b
+
+
+def _too_large(exc) -> bool:
+    """The server has not reached the watch's resourceVersion (504 "Too large resource version")."""
+    return (
+        isinstance(exc, k8s.ApiException)
+        and exc.status == 504
+        and "too large resource version" in str(exc).lower()
+    )
+
+
+class Rewound(Exception):  # noqa: N818 - what happened, not an error of the watch
+    """The server sent a resourceVersion lower than the one the watch started from."""
+
+
 class _Stream(threading.Thread):
     """Watches one kind of one fabric; hands every event to the applier. No database access."""
 
@@ -258,9 +286,21 @@ class _Stream(threading.Thread):
         opts, versions = self.owner.options, self.owner.versions
         if self.relist_requested:
             return 0
-        if isinstance(exc, k8s.ApiException) and exc.status == 410:
+        rewound = isinstance(exc, Rewound) or _too_large(exc)
+        if rewound or (isinstance(exc, k8s.ApiException) and exc.status == 410):
             self.expired += 1
-            log.info("%s: resourceVersion %s expired (410 Gone): listing again", self.label, self.since)
+            if rewound:
+                # etcd restored from a backup, a cluster rebuilt: what the watch remembers is not
+                # the server's history any more; only a list says what the cluster has now
+                log.warning(
+                    "%s: the server's resourceVersions went back (%s; the watch was at %s): "
+                    "the cluster was restored or rebuilt; listing again",
+                    self.label,
+                    exc if isinstance(exc, Rewound) else "504 Too large resource version",
+                    self.since,
+                )
+            else:
+                log.info("%s: resourceVersion %s expired (410 Gone): listing again", self.label, self.since)
             versions[self.key] = self.seen = None
             self.relist_requested = True
             return opts.backoff(self.expired - 1) if self.expired > 1 else 0
@@ -291,10 +331,12 @@ class _Stream(threading.Thread):
 
     def handle(self, event):
         """Hand an event (or a bookmark's version) to the applier, which moves the position once
-        it is recorded."""
+        it is recorded; a version lower than the watch's start means the server was rewound."""
         kind_of_event = event.get("type")
         obj = event.get("raw_object") or {}
         version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if version and _went_back(version, self.since):
+            raise Rewound(f"{kind_of_event} at resourceVersion {version}")
         if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
             self.owner.queue.put(_Event(self.kind, kind_of_event, obj, version))
             self.owner.touch()

@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from hedgehog_kube_emulator import demo_fabric_yaml
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob
 from netbox_hedgehog.models import HedgehogResource, StateTransition
 from netbox_hedgehog.services.state import transition
@@ -461,10 +462,46 @@ def test_changes_made_while_the_database_is_unreachable_reach_netbox_once_it_is_
     assert int(watcher.versions[key]) > int(recorded)
 
 
-def test_a_stream_hands_versions_to_the_applier(cluster, synced):
-    """The stream alone (no threads): it never moves the position itself."""
+def test_a_cluster_restored_with_lower_resource_versions_is_listed_again(cluster, synced, watcher):
+    # a history long enough that a restored cluster starts below what the watch has seen
+    cluster.seed(
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns-{i}"}} for i in range(20)]
+    )
+    start(watcher, cluster, synced)
+    key = (synced.pk, "Switch")
+    position = watcher.versions[key]
+    changed = first_switch(cluster)
+    gone = cluster.objects(VPC, "v1beta1", "vpcpeerings")[0]["metadata"]["name"]
+    # etcd restored from a backup: the same objects as NetBox has, under lower resourceVersions...
+    cluster.restart()
+    cluster.seed(demo_fabric_yaml())
+    # ...then a change and a deletion
+    cluster.patch_object(
+        WIRING, "v1beta1", "switches", changed, {"spec": {"description": "after the restore"}}
+    )
+    cluster.delete_object(VPC, "v1beta1", "vpcpeerings", gone)
+    assert int(cluster.resource_version) < int(position)  # the watch is ahead of the cluster
+    wait_for(lambda: state_of(synced, "Switch", changed) == "drifted", 30, "the change arriving")
+    assert row(synced, "Switch", changed).actual_spec["description"] == "after the restore"
+    wait_for(lambda: state_of(synced, "VPCPeering", gone) == "missing", 30, "the deletion arriving")
+    wait_for(lambda: fabric_state(synced) == ("connected", "out_of_sync"), 10, "the fabric going out_of_sync")
+    # and the watch goes on from the restored cluster's versions
+    assert int(watcher.versions[key]) < int(position)
+    cluster.patch_object(
+        WIRING, "v1beta1", "switches", changed, {"spec": {"description": "and then watched"}}
+    )
+    wait_for(
+        lambda: row(synced, "Switch", changed).actual_spec.get("description") == "and then watched",
+        10,
+        "the next change",
+    )
+
+
+def test_a_stream_hands_versions_to_the_applier_and_notices_a_rewound_server(cluster, synced):
+    """The stream alone (no threads): it never moves the position itself; a version below the one
+    its watch started from (an event or a bookmark) means the server was rewound."""
     from netbox_hedgehog.state import kinds as K
-    from netbox_hedgehog.watch import FabricWatch, Options, _Event, _Position, _Stream
+    from netbox_hedgehog.watch import FabricWatch, Options, Rewound, _Event, _Position, _Stream
 
     versions = {(synced.pk, "Server"): "100"}
     stream = _Stream(FabricWatch(synced, versions=versions, options=Options()), K.BY_KIND["Server"])
@@ -476,3 +513,10 @@ def test_a_stream_hands_versions_to_the_applier(cluster, synced):
     assert [(type(m), m.rv) for m in queued] == [(_Event, "101"), (_Position, "102")]
     assert versions == {(synced.pk, "Server"): "100"}  # moved by the applier once recorded
     assert stream.seen == "102"  # where this stream resumes when the server ends the watch
+    for event in (
+        {"type": "MODIFIED", "raw_object": {"metadata": {**meta, "resourceVersion": "7"}}},
+        {"type": "BOOKMARK", "raw_object": {"metadata": {"resourceVersion": "99"}}},
+    ):
+        with pytest.raises(Rewound):
+            stream.handle(event)
+    assert stream.owner.queue.empty()
