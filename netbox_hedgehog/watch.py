@@ -5,9 +5,11 @@ least once) and re-reads the fabric list every `rescan` seconds. A `FabricWatch`
 
 - one stream thread per kind the cluster serves (`discover`), each holding a watch of the official
   client (`watch.Watch().stream(CustomObjectsApi.list_namespaced_custom_object, ...)`) from the
-  last resourceVersion it saw, kept in memory per fabric and kind (`Watcher.versions`); stream
-  threads never touch the database;
-- one applier thread, the only one writing the fabric's resources: it hands the events, in batches,
+  kind's position or, after the server ended a watch, from the last version it received; stream
+  threads never touch the database and never move a position;
+- one applier thread, the only one writing the fabric's resources and the positions (the version of
+  the last recorded event or list, per fabric and kind, in memory: `Watcher.versions`; a position
+  never moves past an event that was not recorded): it hands the events, in batches,
   to the resource store (services.resources: `ingest`, and `deleted` for deletions), relists a
   kind when asked (services.sync.read_kind in a transaction: at start, and after 410 Gone),
   reports Kubernetes errors through services.connection.report_kubernetes_error (and schedules
@@ -18,7 +20,10 @@ It runs beside the JobRunners (the `netbox hedgehog_watch` command starts it): l
 the services, and it may schedule a job (a connection retry).
 
 A watch that ends (the server's timeout) is resumed from the last resourceVersion; an expired one
-(410) is relisted and watched from the list's resourceVersion; a dropped connection is re-opened with
+(410), or one the server is behind of (504 "Too large resource version", versions going back: etcd
+restored), is relisted and watched from the list's resourceVersion; while the database is
+unreachable the applier keeps the batch and the positions, reconnects with backoff and records the
+batch once the database is back; a dropped connection is re-opened with
 a short backoff and reported only when it keeps failing; an error meaning the cluster is unusable
 fails the fabric's connection (the shared path) and stops that fabric's watch until it is connected
 again. See docs/watch.md.
@@ -36,7 +41,14 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
 import psycopg
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 from django.db import connection as db
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
@@ -99,6 +111,15 @@ class _Event:
     kind: K.Kind
     type: str
     obj: dict
+    rv: str = ""  # the object's resourceVersion: the kind's position once this event is recorded
+
+
+@dataclass
+class _Position:
+    """A bookmark: the kind's position once every event before it is recorded."""
+
+    kind: K.Kind
+    rv: str
 
 
 @dataclass
@@ -122,6 +143,53 @@ def _conflict(exc) -> bool:
     return isinstance(exc, IntegrityError) or getattr(exc, "sqlstate", None) == "23505"
 
 
+# The database could not be reached or the connection broke (PostgreSQL down or restarting, the
+# connection closed or terminated): Django's errors, or psycopg's own from the engine's COPY.
+_UNREACHABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _unreachable(exc) -> bool:
+    return isinstance(exc, _UNREACHABLE)
+
+
+def _database_error(exc) -> bool:
+    """An error of the database, not of the cluster (never reported as a Kubernetes error)."""
+    return isinstance(exc, (DatabaseError, psycopg.Error))
+
+
+def _said(exc) -> str:
+    """An error in one line (a database error never holds a credential of a cluster)."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _revision(version):
+    """A resourceVersion as a number when it is one (etcd's revision); None otherwise (opaque)."""
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        return None
+
+
+def _went_back(version, position) -> bool:
+    """`version` is lower than `position`, both revisions: the server's history was rewound."""
+    a, b = _revision(version), _revision(position)
+    return a is not None and b is not None and a < b
+
+
+def _too_large(exc) -> bool:
+    """The server has not reached the watch's resourceVersion (504 "Too large resource version")."""
+    return (
+        isinstance(exc, k8s.ApiException)
+        and exc.status == 504
+        and "too large resource version" in str(exc).lower()
+    )
+
+
+class Rewound(Exception):  # noqa: N818 - what happened, not an error of the watch
+    """The server sent a resourceVersion lower than the one the watch started from."""
+
+
 class _Stream(threading.Thread):
     """Watches one kind of one fabric; hands every event to the applier. No database access."""
 
@@ -132,6 +200,11 @@ class _Stream(threading.Thread):
         self.key = (owner.fabric.pk, kind.kind)
         self.label = f"{owner.fabric.name}: {kind.kind}"
         self.current = None  # the open kubernetes Watch, to interrupt it
+        # The position (the last version recorded) is the applier's, in owner.versions; `seen` is the
+        # last version this stream received, to resume from when the server ends a watch (the events
+        # before it are queued or recorded); `since` is where the open watch started.
+        self.seen = None
+        self.since = None
         self.relist_requested = False
         self.failures = 0  # failures in a row
         self.expired = 0  # 410s in a row
@@ -144,6 +217,7 @@ class _Stream(threading.Thread):
 
     def relist(self):
         self.relist_requested = True
+        self.seen = None
         self.interrupt()
 
     def run(self):
@@ -175,13 +249,15 @@ class _Stream(threading.Thread):
     def watch_once(self, access, custom) -> float:
         """(Relist if needed, then) one watch request until the server ends it; the delay before the next."""
         owner, opts, versions = self.owner, self.owner.options, self.owner.versions
-        if versions.get(self.key) is None or self.relist_requested:
+        recorded = versions.get(self.key)
+        if recorded is None or self.relist_requested:
             self.relist_requested = False
-            listed = owner.ask(_Relist(self.kind))
-            if listed is None:
+            since = owner.ask(_Relist(self.kind))  # the applier records the list, then the position
+            if since is None:
                 return 0  # stopping
-            versions[self.key] = listed
-        since = versions[self.key]
+        else:
+            since = self.seen or recorded
+        self.seen = self.since = since
         self.current = k8s_watch.Watch()
         if owner.stopping.is_set():
             return 0
@@ -212,13 +288,33 @@ class _Stream(threading.Thread):
         opts, versions = self.owner.options, self.owner.versions
         if self.relist_requested:
             return 0
-        if isinstance(exc, k8s.ApiException) and exc.status == 410:
+        rewound = isinstance(exc, Rewound) or _too_large(exc)
+        if rewound or (isinstance(exc, k8s.ApiException) and exc.status == 410):
             self.expired += 1
-            log.info(
-                "%s: resourceVersion %s expired (410 Gone): listing again", self.label, versions.get(self.key)
-            )
-            versions[self.key] = None
+            if rewound:
+                # etcd restored from a backup, a cluster rebuilt: what the watch remembers is not
+                # the server's history any more; only a list says what the cluster has now
+                log.warning(
+                    "%s: the server's resourceVersions went back (%s; the watch was at %s): "
+                    "the cluster was restored or rebuilt; listing again",
+                    self.label,
+                    exc if isinstance(exc, Rewound) else "504 Too large resource version",
+                    self.since,
+                )
+            else:
+                log.info("%s: resourceVersion %s expired (410 Gone): listing again", self.label, self.since)
+            versions[self.key] = self.seen = None
+            self.relist_requested = True
             return opts.backoff(self.expired - 1) if self.expired > 1 else 0
+        if _database_error(exc):
+            # a list the applier could not record (it waits for an unreachable database itself):
+            # not a Kubernetes error; the position is still unknown, so the kind is listed again
+            self.failures += 1
+            delay = opts.backoff(self.failures)
+            log.error(
+                "%s: the list could not be recorded (%s); again in %.1f s", self.label, _said(exc), delay
+            )
+            return delay
         self.failures += 1
         failure = classify(exc, server=access.server, timeout=access.timeout)
         delay = opts.backoff(self.failures)
@@ -236,32 +332,43 @@ class _Stream(threading.Thread):
         return delay
 
     def handle(self, event):
+        """Hand an event (or a bookmark's version) to the applier, which moves the position once
+        it is recorded; a version lower than the watch's start means the server was rewound."""
         kind_of_event = event.get("type")
         obj = event.get("raw_object") or {}
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if version and _went_back(version, self.since):
+            raise Rewound(f"{kind_of_event} at resourceVersion {version}")
         if kind_of_event in ("ADDED", "MODIFIED", "DELETED"):
-            self.owner.queue.put(_Event(self.kind, kind_of_event, obj))
+            self.owner.queue.put(_Event(self.kind, kind_of_event, obj, version))
             self.owner.touch()
             log.debug("%s: %s %s", self.label, kind_of_event, (obj.get("metadata") or {}).get("name"))
-        elif kind_of_event != "BOOKMARK":
+        elif kind_of_event == "BOOKMARK":
+            if version:
+                self.owner.queue.put(_Position(self.kind, version))
+        else:
             log.debug("%s: ignored event %s", self.label, kind_of_event)
         if version:
-            self.owner.versions[self.key] = str(version)
+            self.seen = version
 
 
 class FabricWatch:
     """The watch of one fabric: stream threads per kind and one applier thread (see the module)."""
 
-    def __init__(self, fabric, *, versions: dict, options: Options, touch=lambda: None):
+    def __init__(self, fabric, *, versions: dict, options: Options, touch=lambda: None, owed=None):
         self.fabric = fabric
         self.fingerprint = fingerprint(fabric)
-        self.versions = versions
+        self.versions = versions  # the position per (fabric, kind): the last version recorded
+        # fabrics whose resources changed without a roll-up (the database went away meanwhile)
+        self.owed = owed if owed is not None else set()
+        self.behind: set[str] = set()  # kinds whose events could not be recorded: dropped until listed
+        self.database_error = ""  # why the database cannot be reached now, "" when it can
         self.options = options
         self.touch = touch
         self.queue = queue.Queue()
         self.stopping = threading.Event()
         self.streams: list[_Stream] = []
-        self.stats = {"events": 0, "relists": 0, "errors": 0}
+        self.stats = {"events": 0, "relists": 0, "errors": 0, "database_errors": 0}
         self.stopped_reason = ""
         self.last_failure = ""  # the code last reported, to log a failure once rather than per kind
         self.applier = threading.Thread(target=self._run, name=f"hedgehog-watch-{fabric.pk}", daemon=True)
@@ -315,6 +422,8 @@ class FabricWatch:
                 if served is None or self.stopping.is_set():
                     return
                 log.info("%s: watching %s", name, ", ".join(k.kind for k in served))
+                if self.fabric.pk in self.owed:
+                    self._rollup()  # a roll-up the last watch could not make
                 self.streams = [_Stream(self, kind) for kind in served]
                 for stream in self.streams:
                     stream.start()
@@ -372,6 +481,8 @@ class FabricWatch:
             try:
                 first = self.queue.get(timeout=0.5)
             except queue.Empty:
+                if self.fabric.pk in self.owed:
+                    self._rollup()
                 continue
             batch = [first]
             while len(batch) < self.options.batch_size:
@@ -383,7 +494,7 @@ class FabricWatch:
             for message in batch:
                 if message is _STOP:
                     return
-                if isinstance(message, _Event):
+                if isinstance(message, (_Event, _Position)):
                     events.append(message)
                     continue
                 if events:
@@ -427,25 +538,35 @@ class FabricWatch:
         return failure
 
     def _relist(self, kind: K.Kind) -> str:
-        """Read the kind again (consistent, in a transaction) and return where to watch from."""
+        """Read the kind again (consistent, in a transaction), record where to watch from and return it.
+
+        While the database is unreachable it waits for it, then lists again (the head too: the
+        history may have moved on meanwhile)."""
         custom = k8s.CustomObjectsApi(self.access.api)
-        # Watching from a version taken before the list replays what the list already saw, which
-        # changes nothing; taken after, it could miss a change made in between.
-        head = custom.list_namespaced_custom_object(
-            kind.group,
-            kind.version,
-            self.access.namespace,
-            kind.plural,
-            limit=1,
-            _request_timeout=self.access.timeout,
-        )
-        since = str((head.get("metadata") or {}).get("resourceVersion") or "")
-        if not since:
-            raise ValueError(f"the list of {kind.plural} has no resourceVersion")
-        close_old_connections()
-        with transaction.atomic():
-            run = ResourceStore(self.fabric, self.access.namespace)
-            count = sync_service.read_kind(run, self.access, kind, settings.get("sync_page_size"))
+        key = (self.fabric.pk, kind.kind)
+
+        def read():
+            # Watching from a version taken before the list replays what the list already saw,
+            # which changes nothing; taken after, it could miss a change made in between.
+            head = custom.list_namespaced_custom_object(
+                kind.group,
+                kind.version,
+                self.access.namespace,
+                kind.plural,
+                limit=1,
+                _request_timeout=self.access.timeout,
+            )
+            since = str((head.get("metadata") or {}).get("resourceVersion") or "")
+            if not since:
+                raise ValueError(f"the list of {kind.plural} has no resourceVersion")
+            with transaction.atomic():
+                run = ResourceStore(self.fabric, self.access.namespace)
+                count = sync_service.read_kind(run, self.access, kind, settings.get("sync_page_size"))
+            return since, run, count
+
+        since, run, count = self._with_database(f"the list of {kind.plural}", read)
+        self.versions[key] = since
+        self.behind.discard(kind.kind)
         self.stats["relists"] += 1
         self.last_failure = ""
         changed = {k: n for k, n in run.written.items() if n and k != "unchanged"}
@@ -458,12 +579,23 @@ class FabricWatch:
             since,
         )
         if changed:
-            rollup.recount(self.fabric, trigger=TriggerChoices.WATCH)
+            self._rollup()
         self.touch()
         return since
 
-    def _apply(self, events: list[_Event]):
-        """Apply events in one transaction (the last one per object wins), then roll up the fabric."""
+    def _apply(self, messages: list):
+        """Record events in one transaction (the last one per object wins), then move the kinds'
+        positions and roll up the fabric. While the database is unreachable nothing moves: the
+        batch is kept and recorded once it is back."""
+        fresh = [m for m in messages if m.kind.kind not in self.behind]
+        if len(fresh) < len(messages):
+            log.debug(
+                "%s: %d event(s) of kinds to be listed again dropped",
+                self.fabric.name,
+                len(messages) - len(fresh),
+            )
+        events = [m for m in fresh if isinstance(m, _Event)]
+        positions = {m.kind.kind: m.rv for m in fresh if m.rv}  # the last one per kind
         latest = {}
         for event in events:
             name = (event.obj.get("metadata") or {}).get("name")
@@ -475,21 +607,31 @@ class FabricWatch:
                 deletes[event.kind].append(name)
             else:
                 upserts[event.kind].append(event.obj)
-        for attempt in (1, 2):
-            close_old_connections()
-            try:
-                with transaction.atomic():
-                    run = ResourceStore(self.fabric, self.access.namespace)
-                    for kind, items in upserts.items():
-                        run.ingest(kind, items)
-                    for kind, names in deletes.items():
-                        run.deleted(kind, names)
-                break
-            except Exception as exc:  # noqa: BLE001 - retried once, else the kinds are listed again
-                if attempt == 1 and _conflict(exc):
-                    continue  # a sync created one of these rows meanwhile: read again, update it
-                self._failed_batch(latest, exc)
-                return
+
+        def write():
+            with transaction.atomic():
+                run = ResourceStore(self.fabric, self.access.namespace)
+                for kind, items in upserts.items():
+                    run.ingest(kind, items)
+                for kind, names in deletes.items():
+                    run.deleted(kind, names)
+            return run
+
+        run = None
+        if latest:
+            for attempt in (1, 2):
+                try:
+                    run = self._with_database(f"{len(latest)} change(s)", write)
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried once, else the kinds are listed again
+                    if attempt == 1 and _conflict(exc):
+                        continue  # a sync created one of these rows meanwhile: read again, update it
+                    self._failed_batch(latest, exc)
+                    return
+        for kind, rv in positions.items():  # recorded: the kinds' watches may resume after them
+            self.versions[(self.fabric.pk, kind)] = rv
+        if run is None:
+            return
         self.stats["events"] += len(events)
         self.last_failure = ""
         written = {k: n for k, n in run.written.items() if n}
@@ -502,19 +644,110 @@ class FabricWatch:
         )
         log.debug("%s: written %s", self.fabric.name, written)
         if run.changed:
-            counts = rollup.recount(self.fabric, trigger=TriggerChoices.WATCH)
+            counts = self._rollup()
             log.debug("%s: resources %s; fabric %s", self.fabric.name, counts, self.fabric.sync_status)
         self.touch()
 
+    def _rollup(self):
+        """Roll the fabric's resources up (trigger "watch"); owed until the database lets it happen."""
+        self.owed.add(self.fabric.pk)
+        try:
+            counts = self._with_database(
+                "the fabric's roll-up", lambda: rollup.recount(self.fabric, trigger=TriggerChoices.WATCH)
+            )
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            log.warning("%s: the roll-up waits for the database (%s)", self.fabric.name, _said(exc))
+            return None
+        self.owed.discard(self.fabric.pk)
+        return counts
+
+    def _with_database(self, what: str, write):
+        """write(), in this thread's connection; while the database cannot be reached (or the
+        connection broke), reconnect and wait until it can, then write() again. What is not about
+        reaching the database is raised, as is the error once the watch stops or when the database
+        answers but write() keeps failing that way (3 times)."""
+        failures_while_reachable = 0
+        while True:
+            close_old_connections()
+            try:
+                return write()
+            except Exception as exc:
+                if not _unreachable(exc):
+                    raise
+                self.stats["database_errors"] += 1
+                was_down = self._wait_for_database(exc, what)
+                if was_down is None:
+                    raise  # stopping
+                if not was_down:
+                    failures_while_reachable += 1
+                    if failures_while_reachable >= 3:
+                        raise
+
+    def _reconnect(self):
+        """A new connection for this thread, proved by a query (raises while it cannot be had)."""
+        try:
+            db.close()
+        except DatabaseError as error:  # a broken connection may not close cleanly: it is gone anyway
+            log.debug("%s: closing the broken connection: %s", self.fabric.name, _said(error))
+        db.ensure_connection()
+        with db.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    def _wait_for_database(self, exc, what: str):
+        """After `exc`: reconnect, waiting (with backoff) until the database answers. True when it
+        was unreachable meanwhile, False when reconnecting worked at once, None when stopping."""
+        name, failures = self.fabric.name, 0
+        while not self.stopping.is_set():
+            try:
+                self._reconnect()
+            except Exception as error:
+                if not _unreachable(error):
+                    raise
+                failures += 1
+                delay = self.options.backoff(failures)
+                if failures == 1:
+                    positions = ", ".join(
+                        f"{kind} {version}"
+                        for (pk, kind), version in list(self.versions.items())
+                        if pk == self.fabric.pk and version is not None
+                    )
+                    log.error(
+                        "%s: could not record %s: the database is unreachable (%s); the watch keeps its "
+                        "position (%s) and records them once it is back",
+                        name,
+                        what,
+                        _said(exc),
+                        positions or "none yet",
+                    )
+                self.database_error = _said(error)
+                if self.stopping.wait(delay):
+                    break
+                continue
+            self.database_error = ""
+            if failures:
+                log.warning("%s: the database is reachable again: recording %s", name, what)
+            else:
+                log.info("%s: the database connection broke (%s); reconnected", name, _said(exc))
+            return failures > 0
+        log.warning("%s: stopping with %s not recorded", name, what)
+        return None
+
     def _failed_batch(self, latest, exc):
+        """Events that could not be recorded: their kinds forget their positions (nothing after
+        them is recorded either) and are listed again."""
+        kinds = {e.kind.kind for e in latest.values()}
         log.error(
-            "%s: could not record %d change(s) (%s: %s); listing their kinds again",
+            "%s: could not record %d change(s) (%s); listing %s again",
             self.fabric.name,
             len(latest),
-            type(exc).__name__,
-            str(exc).splitlines()[0][:200] if str(exc) else "",
+            _said(exc),
+            ", ".join(sorted(kinds)),
         )
-        for kind in {e.kind.kind for e in latest.values()}:
+        for kind in kinds:
+            self.behind.add(kind)
+            self.versions[(self.fabric.pk, kind)] = None
             for stream in self.streams:
                 if stream.kind.kind == kind:
                     stream.relist()
@@ -572,6 +805,7 @@ class Watcher:
         self.options = options or Options(**overrides)
         self.fabric_names = set(fabric_names or ())
         self.versions: dict[tuple[int, str], str | None] = {}
+        self.owed: set[int] = set()  # fabrics whose roll-up the database did not let happen
         self.watches: dict[int, FabricWatch] = {}
         self.last_activity = time.monotonic()
         self.scans = 0  # how many times the fabric list was read
@@ -597,8 +831,15 @@ class Watcher:
                 if now >= next_scan:
                     try:
                         self.scan()
-                    except Exception:  # noqa: BLE001 - the database may come back: scan again later
-                        log.exception("reading the fabrics failed")
+                    except Exception as exc:  # noqa: BLE001 - the database may come back: scan again later
+                        if _unreachable(exc):
+                            log.error(
+                                "reading the fabrics failed (%s); again in %g s",
+                                _said(exc),
+                                self.options.rescan,
+                            )
+                        else:
+                            log.exception("reading the fabrics failed")
                         db.close()
                     next_scan = time.monotonic() + self.options.rescan
                 if duration is not None and now - started >= duration:
@@ -684,7 +925,7 @@ class Watcher:
             if pk in self.watches or fabric.connection_status != m.CONNECTED:
                 continue
             self.watches[pk] = FabricWatch(
-                fabric, versions=self.versions, options=self.options, touch=self.touch
+                fabric, versions=self.versions, options=self.options, touch=self.touch, owed=self.owed
             ).start()
             self.touch()
         self.scans += 1

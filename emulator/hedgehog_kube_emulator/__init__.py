@@ -30,7 +30,8 @@ get/list/watch/create/update(PUT)/patch(merge, JSON, a simplified apply)/delete/
 with server metadata (uid, integer resourceVersions, generation, timestamps, managedFields), the
 status subresource, finalizers and deletionTimestamp, ``dryRun=All``, pagination with continue
 tokens (410 once expired), label and field selectors, watches from a resourceVersion with
-``timeoutSeconds`` and 410 Expired once the event history has moved past it, a light emulation of
+``timeoutSeconds``, 410 Expired once the event history has moved past it and 504 "Too large resource
+version" when it is ahead of the store (after ``restart()``), a light emulation of
 Hedgehog's mutating and validating webhooks, and fault injection.
 
 Where to find what

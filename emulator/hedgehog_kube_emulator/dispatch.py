@@ -80,6 +80,9 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
     resource_types: tuple[ResourceType, ...] = ()
     history_size: int = 5000
     watch_timeout: float = 1800.0
+    # A watch from a resourceVersion the store has not reached waits this long for it, then answers
+    # 504 "Too large resource version" (a real API server's watch cache waits 3 s).
+    too_large_wait: float = 3.0
     request_log_size: int = 1000
     server_address: str = "127.0.0.1:443"
     version_info: dict[str, str] = attrs.field(factory=dict)
@@ -256,7 +259,9 @@ class HedgehogEmulator(kmock.KubernetesEmulator):
 
     async def _serve_watch(self, request: kmock.Request, table: Table) -> web.StreamResponse:
         selectors = request_selectors(request.params)
-        return await serve_watch(self.store, request, table, selectors, self.watch_timeout)
+        return await serve_watch(
+            self.store, request, table, selectors, self.watch_timeout, self.too_large_wait
+        )
 
     # ---------------------------------------------------------------------------------- writes
 

@@ -61,6 +61,7 @@ class EmulatedCluster:
         kubernetes_version: str = _DEFAULT_VERSION,
         shutdown_timeout: float = 0.5,
         request_log_size: int = 1000,
+        too_large_wait: float = 3.0,
     ) -> None:
         self.tls = tls
         self.token = token or secrets.token_urlsafe(24)
@@ -70,6 +71,7 @@ class EmulatedCluster:
         self._history_size = history_size
         self._shutdown_timeout = shutdown_timeout
         self._request_log_size = request_log_size
+        self._too_large_wait = too_large_wait
         major, minor = re.match(r"v?(\d+)\.(\d+)", kubernetes_version).groups()  # type: ignore[union-attr]
         self._version_info = {
             "major": major,
@@ -147,8 +149,9 @@ class EmulatedCluster:
 
         As a cluster rebuilt from scratch (or etcd restored from an old backup): objects are gone
         (seed them again), resourceVersions begin again from the low ones of the built-in objects,
-        so a client's last resourceVersion may now be ahead of the cluster's; open watches end,
-        faults, mode and the request log are reset.
+        so a client's last resourceVersion may now be ahead of the cluster's (a watch from it answers
+        504 "Too large resource version" once the cluster has not reached it within
+        ``too_large_wait`` seconds); open watches end, faults, mode and the request log are reset.
         """
         port = self.port
         self.stop()
@@ -192,6 +195,7 @@ class EmulatedCluster:
             resource_types=self._resource_types,
             history_size=self._history_size,
             request_log_size=self._request_log_size,
+            too_large_wait=self._too_large_wait,
             server_address=f"{self.host}:{self._port}",
             version_info=self._version_info,
         )

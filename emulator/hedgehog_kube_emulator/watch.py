@@ -2,7 +2,11 @@
 
 Without a resourceVersion (or "0") the stream starts with the current objects as ADDED; from a
 resourceVersion it replays the store's history after it, and answers an ERROR event with a 410
-Expired Status once that history has been compacted past it (the client then lists again). An object
+Expired Status once that history has been compacted past it (the client then lists again). From a
+resourceVersion the store has not reached (a client that saw a cluster since restored to an older
+state, see ``EmulatedCluster.restart``) it waits up to ``too_large_wait`` seconds for it, as a real
+API server's watch cache does, then answers an ERROR event with a 504 Timeout Status, "Too large
+resource version", cause ResourceVersionTooLarge. An object
 whose change moves it into or out of a selector is ADDED or DELETED for that watcher. The stream
 ends after ``timeoutSeconds``, when the client leaves, or on ``Store.close_watches()``.
 """
@@ -74,6 +78,7 @@ async def serve_watch(
     table: Table,
     selectors: tuple[Selector, ...],
     default_timeout: float,
+    too_large_wait: float = 3.0,
 ) -> web.StreamResponse:
     params = request.params
     try:
@@ -83,10 +88,16 @@ async def serve_watch(
     except ValueError as exc:
         raise api_error(400, f"invalid watch parameter: {exc}") from exc
     watcher = Watcher(table, request.namespace, request.name, selectors)
+    if since_rv is not None and since_rv > store.resource_version:
+        # The watch cache waits for the version to arrive, then gives up (the client relists).
+        deadline = asyncio.get_running_loop().time() + too_large_wait
+        while store.resource_version < since_rv and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+    too_large = since_rv is not None and since_rv > store.resource_version
     # Snapshot and registration happen with no await in between: no event can fall in the gap.
     expired = since_rv is not None and since_rv != 0 and since_rv < store.compacted_rv
     backlog: list[bytes] = []
-    if not expired:
+    if not expired and not too_large:
         if not since_rv:  # "" or "0": the current state as ADDED events, then the changes
             lo, hi = table.key_range(request.namespace)
             for key in table.keys[lo:hi]:
@@ -106,6 +117,13 @@ async def serve_watch(
             message = f"too old resource version: {since_rv} ({store.compacted_rv + 1})"
             event = {"type": "ERROR", "object": status_body(410, "Expired", message)}
             await response.write(json.dumps(event).encode() + b"\n")
+            await response.write_eof()
+            return response
+        if too_large:
+            message = f"Timeout: Too large resource version: {since_rv}, current: {store.resource_version}"
+            causes = [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]
+            body = status_body(504, "Timeout", message, {"causes": causes, "retryAfterSeconds": 1})
+            await response.write(json.dumps({"type": "ERROR", "object": body}).encode() + b"\n")
             await response.write_eof()
             return response
         for start in range(0, len(backlog), 500):  # a replay of 10k objects: written in chunks

@@ -700,6 +700,27 @@ def test_watch_from_an_expired_resource_version_is_410():
         ]
 
 
+def test_watch_from_a_resource_version_ahead_of_a_restored_cluster_is_504_too_large():
+    with EmulatedCluster(token=TOKEN, too_large_wait=0.5) as restored, make_api(restored) as api:
+        objects_api = client.CustomObjectsApi(api)
+        restored.seed([server(f"s{i}") for i in range(5)])
+        seen = restored.resource_version  # what a client watching before the restore had reached
+        restored.restart()
+        restored.seed([server("s0")])
+        assert int(restored.resource_version) < int(seen)
+        with pytest.raises(ApiException) as exc_info:
+            watch_events(objects_api, WIRING, V, NS, "servers", resource_version=seen, timeout_seconds=5)
+        # as a real API server's watch cache answers (the client's reflector then lists again)
+        assert exc_info.value.status == 504
+        assert f"Timeout: Too large resource version: {seen}, current: " in exc_info.value.reason
+        # once the cluster has gone past that version, a watch from it replays what came after
+        more = int(seen) - int(restored.resource_version) + 1  # one resourceVersion each
+        restored.seed([server(f"t{i}") for i in range(more)])
+        assert watch_events(
+            objects_api, WIRING, V, NS, "servers", resource_version=seen, timeout_seconds=1
+        ) == [("ADDED", f"t{more - 1}")]
+
+
 # --------------------------------------------------------------------------------------------------
 # Auth and faults
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ The watcher's threads write with their own database connections: these tests com
 (transaction=True) so that the threads and the test see each other's data.
 """
 
+import logging
 import os
 import shutil
 import signal
@@ -15,10 +16,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from hedgehog_kube_emulator import demo_fabric_yaml
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob
 from netbox_hedgehog.models import HedgehogResource, StateTransition
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.watch import Watcher
+from tests.support.database import unreachable_database
 from tests.support.fabrics import run_test
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -425,3 +428,110 @@ def test_a_fabric_synced_for_the_first_time_is_watched_at_once_not_at_the_next_r
         cluster.patch_object(WIRING, "v1beta1", "switches", name, {"spec": {"description": "first change"}})
         wait_for(lambda: state_of(fabric, "Switch", name) == "drifted", 5, "the first change")
         assert watcher.scans < 10, "woken by the sync, not by polling"
+
+
+def test_changes_made_while_the_database_is_unreachable_reach_netbox_once_it_is_back(
+    cluster, synced, watcher, caplog
+):
+    start(watcher, cluster, synced)
+    switches = [obj["metadata"]["name"] for obj in cluster.objects(WIRING, "v1beta1", "switches")]
+    peering = cluster.objects(VPC, "v1beta1", "vpcpeerings")[0]["metadata"]["name"]
+    key = (synced.pk, "Switch")
+    recorded = watcher.versions[key]
+    with caplog.at_level(logging.INFO, logger="netbox_hedgehog.watch"), unreachable_database():
+        for name in switches:
+            cluster.patch_object(
+                WIRING, "v1beta1", "switches", name, {"spec": {"description": "in the outage"}}
+            )
+        wait_for(lambda: "could not record" in caplog.text, 20, "the watch meeting the outage")
+        # more changes once the watch knows: a deletion and a new object of other kinds
+        cluster.delete_object(VPC, "v1beta1", "vpcpeerings", peering)
+        cluster.put_object(
+            {
+                "apiVersion": f"{WIRING}/v1beta1",
+                "kind": "Server",
+                "metadata": {"name": "born-in-the-outage", "namespace": "default"},
+                "spec": {"description": "added during the outage"},
+            }
+        )
+        time.sleep(3)  # the outage goes on: the watch receives these too, and cannot record them
+        # a watch never moves its position past an event it did not record
+        assert watcher.versions[key] == recorded
+    # the database is back: every change made meanwhile reaches NetBox
+    for name in switches:
+        wait_for(
+            lambda name=name: (
+                (found := row(synced, "Switch", name)) is not None
+                and found.actual_spec.get("description") == "in the outage"
+            ),
+            30,
+            f"the change of {name}",
+        )
+        assert state_of(synced, "Switch", name) == "drifted"
+    wait_for(lambda: state_of(synced, "VPCPeering", peering) == "missing", 30, "the deletion")
+    wait_for(lambda: state_of(synced, "Server", "born-in-the-outage") == "extra", 30, "the new server")
+    # and the fabric says so
+    wait_for(lambda: fabric_state(synced) == ("connected", "out_of_sync"), 10, "the fabric going out_of_sync")
+    last = StateTransition.objects.filter(fabric=synced, field="sync_status").latest("pk")
+    assert (last.previous, last.new, last.trigger) == ("in_sync", "out_of_sync", "watch")
+    assert int(watcher.versions[key]) > int(recorded)
+
+
+def test_a_cluster_restored_with_lower_resource_versions_is_listed_again(cluster, synced, watcher):
+    # a history long enough that a restored cluster starts below what the watch has seen
+    cluster.seed(
+        [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"ns-{i}"}} for i in range(20)]
+    )
+    start(watcher, cluster, synced)
+    key = (synced.pk, "Switch")
+    position = watcher.versions[key]
+    changed = first_switch(cluster)
+    gone = cluster.objects(VPC, "v1beta1", "vpcpeerings")[0]["metadata"]["name"]
+    # etcd restored from a backup: the same objects as NetBox has, under lower resourceVersions...
+    cluster.restart()
+    cluster.seed(demo_fabric_yaml())
+    # ...then a change and a deletion
+    cluster.patch_object(
+        WIRING, "v1beta1", "switches", changed, {"spec": {"description": "after the restore"}}
+    )
+    cluster.delete_object(VPC, "v1beta1", "vpcpeerings", gone)
+    assert int(cluster.resource_version) < int(position)  # the watch is ahead of the cluster
+    wait_for(lambda: state_of(synced, "Switch", changed) == "drifted", 30, "the change arriving")
+    assert row(synced, "Switch", changed).actual_spec["description"] == "after the restore"
+    wait_for(lambda: state_of(synced, "VPCPeering", gone) == "missing", 30, "the deletion arriving")
+    wait_for(lambda: fabric_state(synced) == ("connected", "out_of_sync"), 10, "the fabric going out_of_sync")
+    # and the watch goes on from the restored cluster's versions
+    assert int(watcher.versions[key]) < int(position)
+    cluster.patch_object(
+        WIRING, "v1beta1", "switches", changed, {"spec": {"description": "and then watched"}}
+    )
+    wait_for(
+        lambda: row(synced, "Switch", changed).actual_spec.get("description") == "and then watched",
+        10,
+        "the next change",
+    )
+
+
+def test_a_stream_hands_versions_to_the_applier_and_notices_a_rewound_server(cluster, synced):
+    """The stream alone (no threads): it never moves the position itself; a version below the one
+    its watch started from (an event or a bookmark) means the server was rewound."""
+    from netbox_hedgehog.state import kinds as K
+    from netbox_hedgehog.watch import FabricWatch, Options, Rewound, _Event, _Position, _Stream
+
+    versions = {(synced.pk, "Server"): "100"}
+    stream = _Stream(FabricWatch(synced, versions=versions, options=Options()), K.BY_KIND["Server"])
+    stream.since = "100"
+    meta = {"name": "s", "namespace": "default", "resourceVersion": "101"}
+    stream.handle({"type": "ADDED", "raw_object": {"metadata": meta}})
+    stream.handle({"type": "BOOKMARK", "raw_object": {"metadata": {"resourceVersion": "102"}}})
+    queued = [stream.owner.queue.get_nowait() for _ in range(2)]
+    assert [(type(m), m.rv) for m in queued] == [(_Event, "101"), (_Position, "102")]
+    assert versions == {(synced.pk, "Server"): "100"}  # moved by the applier once recorded
+    assert stream.seen == "102"  # where this stream resumes when the server ends the watch
+    for event in (
+        {"type": "MODIFIED", "raw_object": {"metadata": {**meta, "resourceVersion": "7"}}},
+        {"type": "BOOKMARK", "raw_object": {"metadata": {"resourceVersion": "99"}}},
+    ):
+        with pytest.raises(Rewound):
+            stream.handle(event)
+    assert stream.owner.queue.empty()
