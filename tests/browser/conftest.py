@@ -34,6 +34,11 @@ def base_url(live_server):
     return live_server.url
 
 
+@pytest.fixture(autouse=True)
+def _served(live_server, transactional_db):
+    """Every browser test has the live server, and commits what it writes (the server sees it)."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _django_beside_playwright():
     """Playwright's sync API keeps an event loop running in this thread (in a greenlet), which
