@@ -51,6 +51,9 @@ ensure_packages() {
   local missing=()
   [ -x "$PGBIN/initdb" ] || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  # the browser tests (tests/browser/) drive the distribution's chromium: Playwright downloads none
+  [ -x "${HEDGEHOG_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)  # legible screenshots
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from the distribution"
     command -v apt-get >/dev/null || die "please install: ${missing[*]}"

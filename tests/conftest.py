@@ -1,16 +1,41 @@
 """The fixtures every test may use: one emulated Kubernetes API server for the whole session, short
-client timeouts, and fabrics pointing at it.
+client timeouts, and fabrics pointing at it. The browser tests (tests/browser/) are marked
+`browser` and run last.
 
 The cluster is a real HTTPS server on 127.0.0.1 (hedgehog_kube_emulator) with bearer-token auth,
 seeded with the demo fabric before each test; the plugin talks to it with the official kubernetes
 client, unpatched. Tests of the emulator itself (tests/emulator/) start their own.
 """
 
+from pathlib import Path
+
 import pytest
 
 from hedgehog_kube_emulator import EmulatedCluster, demo_fabric_yaml
 from tests.support.fabrics import CONNECT_TIMEOUT, REQUEST_TIMEOUT, TOKEN, connected_fabric, make_fabric
 from tests.support.settings import plugin_settings
+
+BROWSER_TESTS = Path(__file__).parent / "browser"
+
+
+def pytest_configure(config):
+    # the browser tests' screenshots (addopts' --output) go under the checkout, wherever pytest runs
+    output = getattr(config.option, "output", None)
+    if output and not Path(output).is_absolute():
+        config.option.output = str(config.rootpath / output)
+
+
+def pytest_itemcollected(item):
+    """Every test of tests/browser/ is marked `browser` (before `-m` selects)."""
+    if BROWSER_TESTS in item.path.parents:
+        item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The browser tests run after all the others: they start a browser and a live server, and they
+    commit (a transactional database)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(autouse=True)

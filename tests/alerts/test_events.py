@@ -8,13 +8,13 @@ import pytest
 from core.models import ObjectType
 from extras.choices import EventRuleActionChoices
 from extras.models import EventRule, Notification, Subscription, Webhook
-from rq import SimpleWorker
 
 from netbox_hedgehog import events
 from netbox_hedgehog.models import HedgehogFabric, ReconciliationAlert
 from netbox_hedgehog.services.state import transition
 from tests.support.fabrics import make_fabric, run_test
 from tests.support.receiver import Receiver
+from tests.support.worker import run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -44,8 +44,7 @@ def rule_for(receiver, event_type, model, conditions=None):
 
 def deliver():
     """Run the queued webhooks as a worker would (in this process)."""
-    queue = django_rq.get_queue("default")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    run_jobs(["default"])
 
 
 def test_a_failed_connection_test_posts_one_webhook_with_the_fabric_and_the_transition(
