@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import Count
 
-from netbox_hedgehog.jobs import FabricSyncJob, request_sync
+from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob, request_sync
 from netbox_hedgehog.models import HedgehogResource, StateTransition
 from netbox_hedgehog.services.rollup import recount
 from netbox_hedgehog.services.state import InvalidTransition, transition
@@ -238,3 +238,12 @@ def test_run_sync_skips_when_another_sync_holds_the_lock(cluster, fabric):
             assert cursor.fetchone()[0] is False
         other.close()
     assert run_sync(fabric)["resources"]
+
+
+def test_a_connection_failure_met_by_a_sync_schedules_the_retry_at_once(cluster, fabric):
+    """Not at the next health round: the retry test is scheduled for the fabric's next attempt."""
+    cluster.set_mode("unauthorized")
+    sync(fabric)
+    assert fabric.connection_status == "failed" and fabric.next_connection_attempt is not None
+    retry = ConnectionTestJob.get_jobs(fabric).get(status="scheduled")
+    assert retry.scheduled == fabric.next_connection_attempt
