@@ -18,7 +18,7 @@ import django_rq
 from core.choices import JobStatusChoices
 from core.exceptions import JobFailed
 from core.models import Job, ObjectType
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
 from netbox.registry import registry
@@ -719,8 +719,8 @@ class PeriodicJob(JobRunner):
 
 
 def keep_schedules(*, exclude=None, log=None) -> list[str]:
-    """Look after the schedule of every periodic job of the plugin (PeriodicJob). A queue that cannot
-    be reached is said, not raised: the job asking goes on."""
+    """Look after the schedule of every periodic job of the plugin (PeriodicJob). A queue or database
+    that cannot be reached is said (logged), not raised: the job or scan asking goes on."""
     log = log or logger.warning
     done = []
     for runner in PeriodicJob.__subclasses__():
@@ -728,8 +728,9 @@ def keep_schedules(*, exclude=None, log=None) -> list[str]:
             continue
         try:
             said = runner.keep_schedule()
-        except RedisError as exc:
-            said = f"{runner.Meta.name}: schedule not checked, the queue is unreachable ({exc.__class__.__name__})"
+        except (RedisError, DatabaseError) as exc:
+            where = "queue" if isinstance(exc, RedisError) else "database"
+            said = f"{runner.Meta.name}: schedule not checked, the {where} is unreachable ({exc.__class__.__name__})"
         if said:
             done.append(said)
             log(said)
