@@ -107,6 +107,7 @@ def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=No
     for _attempt in range(LIST_RESTARTS + 1):
         seen = set()
         token = None
+        stored = store.versions(kind)  # one read of the kind's versions, not one per page
         try:
             while True:
                 page = custom.list_namespaced_custom_object(
@@ -119,7 +120,7 @@ def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=No
                     _request_timeout=access.timeout,
                 )
                 items = page.get("items") or []
-                store.ingest(kind, items)
+                store.ingest(kind, items, stored)
                 seen.update(item["metadata"]["name"] for item in items)
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
