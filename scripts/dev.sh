@@ -28,7 +28,46 @@ CACHE=/var/tmp/netbox-hedgehog-cache
 PGBIN=/usr/lib/postgresql/15/bin
 CORE_DUMP="$CACHE/netbox-$NETBOX_VERSION-core.dump"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Every log line starts a step and says when, in seconds since the command started; a summary of
+# the steps' durations ends the command (also when it fails). Steps are timed in this shell only: a
+# log line in a subshell is printed but not summed.
+T0=${EPOCHREALTIME/./}
+STEPS=()
+STEP=
+STEP_T=
+seconds() { printf '%d.%d' $(($1 / 1000000)) $(($1 / 100000 % 10)); }  # microseconds -> "12.3"
+end_step() {
+  [ -n "$STEP" ] || return 0
+  STEPS+=("$(seconds $((${EPOCHREALTIME/./} - STEP_T)))"$'\t'"$STEP")
+  STEP=
+}
+# note MESSAGE: a line that ends the current step and starts none
+note() {
+  end_step
+  printf '\033[1m==> %s\033[0m (%ss)\n' "$*" "$(seconds $((${EPOCHREALTIME/./} - T0)))" >&2
+}
+log() {
+  note "$@"
+  STEP=$*
+  STEP_T=${EPOCHREALTIME/./}
+}
+summary() {
+  local status=$?
+  end_step
+  [ ${#STEPS[@]} -gt 0 ] || return "$status"
+  local total step sum=0 t
+  total=$((${EPOCHREALTIME/./} - T0))
+  printf '\033[1m==> times (s)%s\033[0m\n' "$([ "$status" = 0 ] || echo ", failed with status $status")" >&2
+  for step in "${STEPS[@]}"; do
+    t=${step%%$'\t'*}
+    printf '%8s  %s\n' "$t" "${step#*$'\t'}" >&2
+    sum=$((sum + 10#${t/./} * 100000))
+  done
+  [ $((total - sum)) -lt 1000000 ] || printf '%8s  %s\n' "$(seconds $((total - sum)))" "(between the steps)" >&2
+  printf '%8s  %s\n' "$(seconds "$total")" "total" >&2
+  return "$status"
+}
+trap summary EXIT
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 pick_python() {
@@ -67,8 +106,9 @@ ensure_venv() {
     log "creating the virtual environment with $py"
     "$py" -m venv "$VENV"
   fi
-  log "installing NetBox $NETBOX_VERSION, the plugin and the Kubernetes emulator (editable)"
+  log "installing NetBox $NETBOX_VERSION"
   pip_quiet install -q "netbox==$NETBOX_VERSION"
+  log "installing the plugin and the Kubernetes emulator (editable)"
   # The emulator (emulator/, test support and the demo cluster) is a package of its own: the
   # plugin's wheel never carries it.
   pip_quiet install -q -e "$ROOT[dev]" -e "$ROOT/emulator"
@@ -192,6 +232,7 @@ ensure_databases() {
   # `migrate` takes 15-30 s even with nothing to do: run it only when NetBox's version changed or a
   # migration of the plugin is not recorded as applied (migrate applies nothing else).
   if [ "$(cat "$DEV/netbox.migrated" 2>/dev/null)" != "$NETBOX_VERSION" ] || ! plugin_migrated; then
+    log "applying the plugin's migrations"
     nb migrate --no-input -v 0
     echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
   fi
@@ -200,6 +241,7 @@ ensure_databases() {
   local mig; mig=$(cat "$ROOT"/netbox_hedgehog/migrations/*.py | sha1sum | cut -c1-16)
   local testdb=${HEDGEHOG_TEST_DB:-test_netbox}
   if [ "$(cat "$DEV/$testdb.stamp" 2>/dev/null)" != "$mig" ] || ! db_exists "$testdb"; then
+    log "creating the test database $testdb from the core dump"
     db_exists "$testdb" && psql_admin -c "drop database $testdb with (force)"
     restore_core "$testdb"
     echo "$mig" > "$DEV/$testdb.stamp"
@@ -213,7 +255,7 @@ cmd_setup() {
   start_postgres
   start_redis
   ensure_databases
-  log "environment ready: source .dev/env to use 'netbox <command>'"
+  note "environment ready: source .dev/env to use 'netbox <command>'"
 }
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -235,6 +277,7 @@ cmd_up() {
     -print0 | sort -z | xargs -0r sha1sum) | sha1sum | cut -c1-16)
   # NetBox collects into its own package directory (in the venv): the stamp lives there too.
   if [ "$(cat "$VENV/.hedgehog-static-stamp" 2>/dev/null)" != "$static" ]; then
+    log "collecting static files"
     (source "$DEV/env" && netbox collectstatic --no-input -v 0)
     echo "$static" > "$VENV/.hedgehog-static-stamp"
   fi
@@ -247,6 +290,7 @@ cmd_up() {
     (source "$DEV/env"; start_bg worker netbox rqworker high default low)
   fi
   for extra in "$ROOT"/scripts/up.d/*.sh; do [ -f "$extra" ] && source "$extra"; done
+  log "waiting for NetBox to answer"
   for _ in $(seq 120); do
     curl -fsS -o /dev/null "http://127.0.0.1:$NETBOX_PORT/login/" 2>/dev/null && return
     running "$DEV/run/netbox.pid" || die "NetBox did not start: see .dev/log/netbox.log"
@@ -275,13 +319,16 @@ cmd_down() {
   if [ -f "$PGDATA/PG_VERSION" ] && pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
   fi
-  log "stopped"
+  note "stopped"
 }
 
 cmd_demo() {
   cmd_up
+  log "creating the admin user, its API token and the example fabrics"
   nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
+  log "installing the plugin's scripts"
   nb hedgehog_install_scripts
+  note "demo ready"
   cat <<MSG
 
 NetBox with netbox-hedgehog is serving at http://127.0.0.1:$NETBOX_PORT/plugins/hedgehog/fabrics/
@@ -297,6 +344,7 @@ MSG
 }
 
 cmd_lint() {
+  log "lint (ruff)"
   (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench fuzz && ruff format --check netbox_hedgehog emulator tests bench fuzz)
   log "import contracts (one-way dependencies, see docs/architecture.md)"
   (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
@@ -304,7 +352,6 @@ cmd_lint() {
 
 cmd_test() {
   cmd_setup
-  log "lint"
   cmd_lint
   log "makemigrations --check"
   (source "$DEV/env" && DEVELOPER=1 netbox makemigrations netbox_hedgehog --check --dry-run -v 1)
@@ -314,6 +361,7 @@ cmd_test() {
 
 cmd_bench() {
   cmd_setup
+  log "benchmarks"
   (source "$DEV/env" && cd "$ROOT" && python -m bench "$@")
 }
 
@@ -340,6 +388,7 @@ cmd_fuzz() {
   cmd_setup
   # --serve serves the last run's database again (to replay its curl commands): keep it
   case " $* " in *" --serve "*) db_exists fuzz || die "no fuzz database: run make fuzz first" ;; *) ensure_fuzz_database ;; esac
+  log "fuzzing the REST API"
   (source "$DEV/env" && cd "$ROOT" && HEDGEHOG_DB_NAME=fuzz HEDGEHOG_REDIS_DB=4 \
     FUZZ_PORT=${FUZZ_PORT:-$((58000 + NUM))} python -m fuzz "$@")
 }
