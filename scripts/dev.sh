@@ -24,11 +24,53 @@ REDIS_PORT=${REDIS_PORT:-$((56000 + NUM))}
 STATE="/var/tmp/netbox-hedgehog-$KEY"
 PGDATA="$STATE/pg"
 PGSOCK="$STATE/sock"
-CACHE=/var/tmp/netbox-hedgehog-cache
+# What is worth keeping between checkouts of one machine (uv, its downloads, the wheels built here,
+# the database dumps) lives in HEDGEHOG_CACHE, under a directory named by NetBox's and Python's
+# versions (set_cache_key): a new version of either starts an empty one, rebuilt by itself.
+CACHE=${HEDGEHOG_CACHE:-/var/tmp/netbox-hedgehog-cache}
+UV_VERSION=0.13.9
 PGBIN=/usr/lib/postgresql/15/bin
-CORE_DUMP="$CACHE/netbox-$NETBOX_VERSION-core.dump"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Every log line starts a step and says when, in seconds since the command started; a summary of
+# the steps' durations ends the command (also when it fails). Steps are timed in this shell only: a
+# log line in a subshell is printed but not summed.
+T0=${EPOCHREALTIME/./}
+STEPS=()
+STEP=
+STEP_T=
+seconds() { printf '%d.%d' $(($1 / 1000000)) $(($1 / 100000 % 10)); }  # microseconds -> "12.3"
+end_step() {
+  [ -n "$STEP" ] || return 0
+  STEPS+=("$(seconds $((${EPOCHREALTIME/./} - STEP_T)))"$'\t'"$STEP")
+  STEP=
+}
+# note MESSAGE: a line that ends the current step and starts none
+note() {
+  end_step
+  printf '\033[1m==> %s\033[0m (%ss)\n' "$*" "$(seconds $((${EPOCHREALTIME/./} - T0)))" >&2
+}
+log() {
+  note "$@"
+  STEP=$*
+  STEP_T=${EPOCHREALTIME/./}
+}
+summary() {
+  local status=$?
+  end_step
+  [ ${#STEPS[@]} -gt 0 ] || return "$status"
+  local total step sum=0 t
+  total=$((${EPOCHREALTIME/./} - T0))
+  printf '\033[1m==> times (s)%s\033[0m\n' "$([ "$status" = 0 ] || echo ", failed with status $status")" >&2
+  for step in "${STEPS[@]}"; do
+    t=${step%%$'\t'*}
+    printf '%8s  %s\n' "$t" "${step#*$'\t'}" >&2
+    sum=$((sum + 10#${t/./} * 100000))
+  done
+  [ $((total - sum)) -lt 1000000 ] || printf '%8s  %s\n' "$(seconds $((total - sum)))" "(between the steps)" >&2
+  printf '%8s  %s\n' "$(seconds "$total")" "total" >&2
+  return "$status"
+}
+trap summary EXIT
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 pick_python() {
@@ -45,7 +87,66 @@ pick_python() {
   die "no Python >= 3.12 found; set PYTHON=/path/to/python3.12"
 }
 
-pip_quiet() { "$VENV/bin/pip" "$@" 2>&1 | grep -vE "^WARNING: Location '.*' is ignored" || true; }
+# pip_quiet ARGS...: the venv's pip, without the warnings of a find-links directory that is missing;
+# fails when pip fails.
+pip_quiet() {
+  local out rc=0
+  out=$("$VENV/bin/pip" "$@" 2>&1) || rc=$?
+  printf '%s\n' "$out" | grep -vE "^WARNING: Location '.*' is ignored|^$" >&2 || true
+  return "$rc"
+}
+
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+# set_cache_key PYTHON: KEYED, the cache directory of this NetBox version and PYTHON's version, and
+# what lives in it.
+set_cache_key() {
+  KEYED="$CACHE/netbox-$NETBOX_VERSION-py$(python_version "$1")"
+  CORE_DUMP="$KEYED/core.dump"
+  WHEELS="$KEYED/wheels"  # wheels built here from source distributions (psycopg-c), for the next venv
+  export UV_CACHE_DIR="$KEYED/uv"
+  mkdir -p "$KEYED" "$WHEELS"
+}
+
+# ensure_uv PYTHON: UV, the path of uv (installed from PyPI once per machine into the cache, with a
+# venv of PYTHON's for its pip), or empty when it cannot be had (then pip does the work) or
+# HEDGEHOG_PIP=1 asks for pip.
+ensure_uv() {
+  UV=
+  [ "${HEDGEHOG_PIP:-}" != 1 ] || return 0
+  local dir="$CACHE/uv-$UV_VERSION"
+  if [ ! -x "$dir/bin/uv" ]; then
+    log "installing uv $UV_VERSION from PyPI into $dir"
+    local tmp="$dir.tmp.$$"
+    rm -rf "$tmp"
+    if "$1" -m venv "$tmp/venv" && pip_quiet_in "$tmp/venv" install -q --target "$tmp/uv" "uv==$UV_VERSION" \
+      && "$tmp/uv/bin/uv" --version >/dev/null; then
+      mv -T "$tmp/uv" "$dir" 2>/dev/null || true  # a checkout beside this one may have been quicker
+    fi
+    rm -rf "$tmp"
+  fi
+  if [ -x "$dir/bin/uv" ]; then UV="$dir/bin/uv"; else note "uv could not be installed: pip instead"; fi
+}
+pip_quiet_in() { local venv=$1; shift; VENV=$venv pip_quiet "$@"; }
+
+# uv_install ARGS...: uv pip install into the venv. It does not read pip's configuration files: the
+# index settings of pip's environment variables are handed over. The wheels it builds from source
+# distributions are kept in WHEELS, which every install looks in first: uv's own cache does not keep
+# them where the index's answers cannot be cached.
+uv_install() {
+  local -x UV_INDEX_URL=${UV_INDEX_URL:-${PIP_INDEX_URL:-}} UV_EXTRA_INDEX_URL=${UV_EXTRA_INDEX_URL:-${PIP_EXTRA_INDEX_URL:-}}
+  [ -n "$UV_INDEX_URL" ] || unset UV_INDEX_URL
+  [ -n "$UV_EXTRA_INDEX_URL" ] || unset UV_EXTRA_INDEX_URL
+  local links=(--find-links "$WHEELS") link
+  for link in ${PIP_FIND_LINKS:-}; do links+=(--find-links "$link"); done
+  "$UV" pip install -q --python "$VENV/bin/python" "${links[@]}" "$@" || return
+  local whl name
+  # uv's layout of its cache (pinned by UV_VERSION): the wheels built from an index's source distributions
+  while IFS= read -r whl; do
+    name=$(basename "$whl")
+    if [ ! -f "$WHEELS/$name" ]; then cp "$whl" "$WHEELS/.$name.$$" && mv "$WHEELS/.$name.$$" "$WHEELS/$name"; fi
+  done < <(find "$UV_CACHE_DIR"/sdists-v*/pypi "$UV_CACHE_DIR"/sdists-v*/index -name '*.whl' 2>/dev/null)
+}
 
 ensure_packages() {
   local missing=()
@@ -61,20 +162,41 @@ ensure_packages() {
   fi
 }
 
+# The venv is made again when PYTHON names another Python version than its own, and installed
+# again when NetBox's version or a pyproject.toml changed.
 ensure_venv() {
-  local stamp="$VENV/.hedgehog-stamp" want
-  want=$(cat "$ROOT/pyproject.toml" "$ROOT/emulator/pyproject.toml" | sha1sum | cut -c1-16)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
-  if [ ! -x "$VENV/bin/python" ]; then
-    local py; py=$(pick_python)
-    log "creating the virtual environment with $py"
-    "$py" -m venv "$VENV"
+  local stamp="$VENV/.hedgehog-stamp" want py
+  if [ -x "$VENV/bin/python" ] && python_version "$VENV/bin/python" >/dev/null 2>&1 \
+    && { [ -z "${PYTHON:-}" ] || [ "$(python_version "$(pick_python)")" = "$(python_version "$VENV/bin/python")" ]; }; then
+    py="$VENV/bin/python"
+  else
+    rm -rf "$VENV"
+    py=$(pick_python)
   fi
-  log "installing NetBox $NETBOX_VERSION, the plugin and the Kubernetes emulator (editable)"
-  pip_quiet install -q "netbox==$NETBOX_VERSION"
+  set_cache_key "$py"
+  want=$( (echo "$NETBOX_VERSION"; cat "$ROOT/pyproject.toml" "$ROOT/emulator/pyproject.toml") | sha1sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  ensure_uv "$py"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the virtual environment with $py${UV:+ (uv)}"
+    if [ -n "$UV" ]; then "$UV" venv -q --seed --python "$py" "$VENV"; else "$py" -m venv "$VENV"; fi
+  fi
   # The emulator (emulator/, test support and the demo cluster) is a package of its own: the
   # plugin's wheel never carries it.
-  pip_quiet install -q -e "$ROOT[dev]" -e "$ROOT/emulator"
+  if [ -n "$UV" ]; then
+    log "installing NetBox $NETBOX_VERSION, the plugin and the Kubernetes emulator (editable) with uv"
+    if ! uv_install "netbox==$NETBOX_VERSION" -e "$ROOT[dev]" -e "$ROOT/emulator"; then
+      note "uv failed: pip instead"
+      UV=
+    fi
+  fi
+  if [ -z "$UV" ]; then
+    "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip -q
+    log "installing NetBox $NETBOX_VERSION with pip"
+    pip_quiet install -q --find-links "$WHEELS" "netbox==$NETBOX_VERSION"
+    log "installing the plugin and the Kubernetes emulator (editable) with pip"
+    pip_quiet install -q -e "$ROOT[dev]" -e "$ROOT/emulator"
+  fi
   echo "$want" > "$stamp"
 }
 
@@ -158,23 +280,44 @@ nb() { (source "$DEV/env" && netbox "$@"); }
 
 db_exists() { [ "$(psql_admin -c "select 1 from pg_database where datname='$1'")" = 1 ]; }
 
-# NetBox's own ~340 migrations take minutes; they run once per NetBox version and machine, and every
-# later database (the instance's, the test database) starts from a dump of their result.
-restore_core() {
-  local db=$1
+# NetBox's own ~340 migrations take minutes; they run once per NetBox version, Python version and
+# machine, and every later database (the instance's, the test database) starts from a dump of their
+# result. The plugin's migrations take another 30 s: the instance's database, just migrated, is kept
+# as a second dump (MIGRATED_DUMP, named by the migrations' content), from which a new checkout's
+# databases start with nothing left to migrate.
+restore_dump() {
+  local db=$1 dump=$2
   psql_admin -c "create database $db owner netbox"
-  pg "$PGBIN/pg_restore" -h "$PGSOCK" -p "$PG_PORT" -U postgres --no-owner --role=netbox -d "$db" "$CORE_DUMP"
+  # read by this shell: the postgres user need not reach HEDGEHOG_CACHE
+  pg "$PGBIN/pg_restore" -h "$PGSOCK" -p "$PG_PORT" -U postgres --no-owner --role=netbox -d "$db" < "$dump"
+}
+restore_core() { restore_dump "$1" "$CORE_DUMP"; }
+
+# save_dump DB FILE: DB dumped into FILE (written aside, then renamed: a checkout beside this one
+# never reads half a dump)
+save_dump() {
+  pg "$PGBIN/pg_dump" -h "$PGSOCK" -p "$PG_PORT" -U postgres -Fc "$1" > "$2.tmp.$$"
+  mv "$2.tmp.$$" "$2"
+}
+
+# The plugin's migrations as a key. Like the test database's stamp, it covers the migration files
+# only, not code of the plugin that a migration would import.
+migrations_key() { cat "$ROOT"/netbox_hedgehog/migrations/*.py | sha1sum | cut -c1-16; }
+
+set_migrated_dump() {
+  MIGRATED_DUMP="$KEYED/migrated-$(migrations_key).dump"
+  # a dump of migrations that no checkout used for a month is dropped
+  find "$KEYED" -maxdepth 1 -name 'migrated-*.dump' -mtime +30 -delete 2>/dev/null || true
+  if [ -f "$MIGRATED_DUMP" ]; then touch "$MIGRATED_DUMP"; fi
 }
 
 ensure_core_dump() {
   [ -f "$CORE_DUMP" ] && return
-  log "running NetBox's own migrations once (a few minutes; cached in $CACHE)"
-  mkdir -p "$CACHE"; chmod 755 "$CACHE"
-  db_exists netbox_core && psql_admin -c "drop database netbox_core"
+  log "running NetBox's own migrations once (a few minutes; cached in $KEYED)"
+  db_exists netbox_core && psql_admin -c "drop database netbox_core with (force)"
   psql_admin -c "create database netbox_core owner netbox"
   (source "$DEV/env" && HEDGEHOG_DB_NAME=netbox_core HEDGEHOG_NO_PLUGIN=1 netbox migrate --no-input -v 0)
-  pg "$PGBIN/pg_dump" -h "$PGSOCK" -p "$PG_PORT" -U postgres -Fc netbox_core > "$CORE_DUMP.tmp"
-  mv "$CORE_DUMP.tmp" "$CORE_DUMP"
+  save_dump netbox_core "$CORE_DUMP"
   psql_admin -c "drop database netbox_core"
 }
 
@@ -188,23 +331,43 @@ plugin_migrated() {
 
 ensure_databases() {
   ensure_core_dump
+  set_migrated_dump
+  local fresh=
   if ! db_exists netbox; then
-    log "creating the NetBox database"
-    restore_core netbox
+    if [ -f "$MIGRATED_DUMP" ]; then
+      log "creating the NetBox database, migrated (from $MIGRATED_DUMP)"
+      restore_dump netbox "$MIGRATED_DUMP"
+      echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
+    else
+      log "creating the NetBox database"
+      restore_core netbox
+      fresh=1
+    fi
   fi
   # `migrate` takes 15-30 s even with nothing to do: run it only when NetBox's version changed or a
   # migration of the plugin is not recorded as applied (migrate applies nothing else).
   if [ "$(cat "$DEV/netbox.migrated" 2>/dev/null)" != "$NETBOX_VERSION" ] || ! plugin_migrated; then
+    log "applying the plugin's migrations"
     nb migrate --no-input -v 0
-    echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
+    if [ -n "$fresh" ]; then
+      log "keeping the migrated database in $MIGRATED_DUMP"
+      save_dump netbox "$MIGRATED_DUMP"
+    fi
   fi
-  # The test database starts from the same dump; pytest --reuse-db then applies the plugin's
-  # migrations. It is rebuilt whenever the plugin's migrations change.
-  local mig; mig=$(cat "$ROOT"/netbox_hedgehog/migrations/*.py | sha1sum | cut -c1-16)
+  echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
+  # The test database starts from the migrated dump, or from the core dump, and then pytest
+  # --reuse-db applies the plugin's migrations. It is rebuilt whenever the plugin's migrations change.
+  local mig; mig=$(migrations_key)
   local testdb=${HEDGEHOG_TEST_DB:-test_netbox}
   if [ "$(cat "$DEV/$testdb.stamp" 2>/dev/null)" != "$mig" ] || ! db_exists "$testdb"; then
     db_exists "$testdb" && psql_admin -c "drop database $testdb with (force)"
-    restore_core "$testdb"
+    if [ -f "$MIGRATED_DUMP" ]; then
+      log "creating the test database $testdb, migrated"
+      restore_dump "$testdb" "$MIGRATED_DUMP"
+    else
+      log "creating the test database $testdb from the core dump"
+      restore_core "$testdb"
+    fi
     echo "$mig" > "$DEV/$testdb.stamp"
   fi
 }
@@ -216,7 +379,7 @@ cmd_setup() {
   start_postgres
   start_redis
   ensure_databases
-  log "environment ready: source .dev/env to use 'netbox <command>'"
+  note "environment ready: source .dev/env to use 'netbox <command>'"
 }
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -238,6 +401,7 @@ cmd_up() {
     -print0 | sort -z | xargs -0r sha1sum) | sha1sum | cut -c1-16)
   # NetBox collects into its own package directory (in the venv): the stamp lives there too.
   if [ "$(cat "$VENV/.hedgehog-static-stamp" 2>/dev/null)" != "$static" ]; then
+    log "collecting static files"
     (source "$DEV/env" && netbox collectstatic --no-input -v 0)
     echo "$static" > "$VENV/.hedgehog-static-stamp"
   fi
@@ -250,6 +414,7 @@ cmd_up() {
     (source "$DEV/env"; start_bg worker netbox rqworker high default low)
   fi
   for extra in "$ROOT"/scripts/up.d/*.sh; do [ -f "$extra" ] && source "$extra"; done
+  log "waiting for NetBox to answer"
   for _ in $(seq 120); do
     curl -fsS -o /dev/null "http://127.0.0.1:$NETBOX_PORT/login/" 2>/dev/null && return
     running "$DEV/run/netbox.pid" || die "NetBox did not start: see .dev/log/netbox.log"
@@ -278,13 +443,16 @@ cmd_down() {
   if [ -f "$PGDATA/PG_VERSION" ] && pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
   fi
-  log "stopped"
+  note "stopped"
 }
 
 cmd_demo() {
   cmd_up
+  log "creating the admin user, its API token and the example fabrics"
   nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
+  log "installing the plugin's scripts"
   nb hedgehog_install_scripts
+  note "demo ready"
   cat <<MSG
 
 NetBox with netbox-hedgehog is serving at http://127.0.0.1:$NETBOX_PORT/plugins/hedgehog/fabrics/
@@ -300,6 +468,7 @@ MSG
 }
 
 cmd_lint() {
+  log "lint (ruff)"
   (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench fuzz && ruff format --check netbox_hedgehog emulator tests bench fuzz)
   log "import contracts (one-way dependencies, see docs/architecture.md)"
   (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
@@ -307,7 +476,6 @@ cmd_lint() {
 
 cmd_test() {
   cmd_setup
-  log "lint"
   cmd_lint
   log "makemigrations --check"
   (source "$DEV/env" && DEVELOPER=1 netbox makemigrations netbox_hedgehog --check --dry-run -v 1)
@@ -317,6 +485,7 @@ cmd_test() {
 
 cmd_bench() {
   cmd_setup
+  log "benchmarks"
   (source "$DEV/env" && cd "$ROOT" && python -m bench "$@")
 }
 
@@ -328,8 +497,13 @@ ensure_fuzz_database() {
   if [ "$(cat "$DEV/fuzz_template.stamp" 2>/dev/null)" != "$mig" ] || ! db_exists fuzz_template; then
     log "preparing the fuzz database template (the plugin's migrations on the core dump)"
     db_exists fuzz_template && psql_admin -c "drop database fuzz_template with (force)"
-    restore_core fuzz_template
-    (source "$DEV/env" && HEDGEHOG_DB_NAME=fuzz_template netbox migrate --no-input -v 0)
+    set_migrated_dump
+    if [ -f "$MIGRATED_DUMP" ]; then
+      restore_dump fuzz_template "$MIGRATED_DUMP"
+    else
+      restore_core fuzz_template
+      (source "$DEV/env" && HEDGEHOG_DB_NAME=fuzz_template netbox migrate --no-input -v 0)
+    fi
     echo "$mig" > "$DEV/fuzz_template.stamp"
   fi
   db_exists fuzz && psql_admin -c "drop database fuzz with (force)"
@@ -343,6 +517,7 @@ cmd_fuzz() {
   cmd_setup
   # --serve serves the last run's database again (to replay its curl commands): keep it
   case " $* " in *" --serve "*) db_exists fuzz || die "no fuzz database: run make fuzz first" ;; *) ensure_fuzz_database ;; esac
+  log "fuzzing the REST API"
   (source "$DEV/env" && cd "$ROOT" && HEDGEHOG_DB_NAME=fuzz HEDGEHOG_REDIS_DB=4 \
     FUZZ_PORT=${FUZZ_PORT:-$((58000 + NUM))} python -m fuzz "$@")
 }
