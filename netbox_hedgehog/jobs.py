@@ -474,11 +474,7 @@ def auto_reconcile(fabric, *, after=None, log=None):
 def retire(fabric):
     """A fabric was decommissioned (final): its pending and scheduled jobs are cancelled and its
     stored credentials cleared; its history and resources are kept (read-only; purge on request)."""
-    for runner in (ConnectionTestJob, FabricSyncJob, ReconcileJob):
-        for job in runner.get_jobs(fabric).filter(
-            status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_SCHEDULED)
-        ):
-            job.delete()  # also cancels the queued RQ job
+    cancel_jobs_of_fabric(fabric.pk)
     connection.forget_credentials(fabric)
 
 
