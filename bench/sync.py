@@ -146,7 +146,10 @@ def run(n=10_000, large=50_000, page_size=500):
         cluster.seed([_server(i) for i in range(n)])
         fabric = _fabric(cluster, "bench-sync")
 
-        wall, _, (count, pages) = _measure(lambda: _raw_list(fabric, page_size))
+        # best of 3: the first list also fills the emulator's encoded-object cache
+        wall, count, pages = min(
+            (w, c, p) for w, _, (c, p) in (_measure(lambda: _raw_list(fabric, page_size)) for _ in range(3))
+        )
         results["floor_list"] = {"seconds": round(wall, 3), "objects": count, "pages": pages}
         scratch = _fabric(cluster, "bench-sync-floor")
         wall, count = _raw_insert(cluster, scratch)
@@ -167,6 +170,8 @@ def run(n=10_000, large=50_000, page_size=500):
             "seconds": round(wall, 3),
             "statements": statements,
             "written": out["written"],
+            "ratio_to_list_floor": round(wall / results["floor_list"]["seconds"], 2),
+            "goal_ratio": 1.5,
         }
         for i in range(0, n, 100):  # 1%
             cluster.patch_object(
