@@ -683,32 +683,23 @@ class PeriodicJob(JobRunner):
         rows = list(cls.get_jobs().filter(status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES))
         alive, done = False, ""
         for row in rows:
-            rq_job = _rq_job(row)
-            status = rq_job.get_status(refresh=False) if rq_job is not None else None
-            if row.status == JobStatusChoices.STATUS_RUNNING:
-                if status == JobStatus.STARTED and worker_alive(rq_job.worker_name):
-                    alive = True
-                    continue
-            elif status == JobStatus.SCHEDULED:
-                alive = True
-                if row.scheduled and row.scheduled < now - OVERDUE_AFTER:
+            if not FabricJob.is_alive(row):  # the same test as for a fabric's jobs
+                rq_job = _rq_job(row)
+                if rq_job is not None:
+                    rq_job.cancel()
+                Job.objects.filter(pk=row.pk, status=row.status).update(
+                    status=JobStatusChoices.STATUS_ERRORED, completed=now, error=LOST_SCHEDULE_ERROR
+                )
+                done = f"{cls.Meta.name}: job #{row.pk} was lost, scheduled again"
+                continue
+            alive = True
+            if row.status == JobStatusChoices.STATUS_SCHEDULED and row.scheduled < now - OVERDUE_AFTER:
+                rq_job = _rq_job(row)
+                if rq_job is not None and rq_job.get_status(refresh=False) == JobStatus.SCHEDULED:
                     queue = django_rq.get_queue(row.queue_name)
                     ScheduledJobRegistry(queue=queue).remove(rq_job)
                     queue.enqueue_job(rq_job)
                     done = f"{cls.Meta.name}: overdue since {row.scheduled.isoformat(timespec='seconds')}, queued now"
-                continue
-            elif status in (JobStatus.QUEUED, JobStatus.DEFERRED):
-                alive = True
-                continue
-            elif rq_job is None and now - row.created < QUEUEING_GRACE:
-                alive = True  # its transaction may not have committed yet
-                continue
-            if rq_job is not None:
-                rq_job.cancel()
-            Job.objects.filter(pk=row.pk, status=row.status).update(
-                status=JobStatusChoices.STATUS_ERRORED, completed=now, error=LOST_SCHEDULE_ERROR
-            )
-            done = f"{cls.Meta.name}: job #{row.pk} was lost, scheduled again"
         if not alive and (rows or create) and cls.interval():
             super().enqueue_once(interval=cls.interval())
         return done
