@@ -7,7 +7,6 @@ start finds the health round's schedule lost and schedules it again (NetBox alon
 fabric can be tested again at once. Nothing is stuck, nothing is half-written.
 """
 
-import copy
 import shutil
 import socket
 import subprocess
@@ -18,9 +17,7 @@ import django_rq
 import pytest
 from core.choices import JobStatusChoices
 from core.models import Job
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 from netbox.registry import registry
@@ -29,7 +26,7 @@ from users.models import Token
 from netbox_hedgehog.jobs import LOST_SCHEDULE_ERROR, FabricHealthCheckJob, request_test
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from tests.support.fabrics import connected_fabric
-from tests.support.settings import plugin_settings
+from tests.support.settings import plugin_settings, queues_on_port
 from tests.support.worker import run_jobs
 
 pytestmark = [
@@ -84,11 +81,7 @@ class Redis:
 def redis(tmp_path):
     server = Redis(tmp_path)
     server.start()
-    queues = copy.deepcopy(settings.RQ_QUEUES)
-    for params in queues.values():
-        params.pop("URL", None)
-        params.update({"HOST": "127.0.0.1", "PORT": server.port, "DB": 0})
-    with override_settings(RQ_QUEUES=queues):
+    with queues_on_port(server.port):
         yield server
     if server.process.poll() is None:
         server.kill()

@@ -2,16 +2,13 @@
 reason and no internals, and writes nothing: the fabric is not left `syncing` or `testing` with a
 job no worker will ever get."""
 
-import copy
-
 import pytest
-from django.conf import settings
-from django.test import override_settings
 from django.urls import reverse
 from users.models import Token
 
 from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from tests.support.settings import queues_on_port
 
 
 @pytest.fixture
@@ -24,12 +21,7 @@ def api(db, django_user_model):
 @pytest.fixture
 def queue_down():
     """Every RQ queue pointed at a port nothing listens on (Redis stopped)."""
-    queues = copy.deepcopy(settings.RQ_QUEUES)
-    port = int(EmulatedCluster.closed_port_url().rsplit(":", 1)[1])
-    for params in queues.values():
-        params.update({"HOST": "127.0.0.1", "PORT": port})
-        params.pop("URL", None)
-    with override_settings(RQ_QUEUES=queues):
+    with queues_on_port(int(EmulatedCluster.closed_port_url().rsplit(":", 1)[1])):
         yield
 
 

@@ -14,3 +14,15 @@ def plugin_settings(**values):
     config["netbox_hedgehog"].update(values)
     with override_settings(PLUGINS_CONFIG=config):
         yield config["netbox_hedgehog"]
+
+
+@contextmanager
+def queues_on_port(port: int):
+    """Every RQ queue on the Redis at 127.0.0.1:`port` (database 0): one of a test's own, or a port
+    nothing listens on (Redis down)."""
+    queues = copy.deepcopy(django_settings.RQ_QUEUES)
+    for params in queues.values():
+        params.pop("URL", None)
+        params.update({"HOST": "127.0.0.1", "PORT": port, "DB": 0})
+    with override_settings(RQ_QUEUES=queues):
+        yield
