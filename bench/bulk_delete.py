@@ -19,7 +19,8 @@ from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
 WIRING = "wiring.githedgehog.com"
 
 
-def _rows(fabric, n):
+def _rows(fabric, n, start=0):
+    """Server resources srv-<start> .. srv-<n - 1> of the fabric, in sync (not saved)."""
     return [
         HedgehogResource(
             fabric=fabric,
@@ -35,7 +36,7 @@ def _rows(fabric, n):
             uid=str(uuid.uuid4()),
             resource_version=str(i),
         )
-        for i in range(n)
+        for i in range(start, n)
     ]
 
 

@@ -9,7 +9,6 @@ PostgreSQL's own). The floor: the same first page as one raw SELECT ... LIMIT 50
 """
 
 import time
-import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import connection, router
@@ -18,31 +17,13 @@ from django.urls import reverse
 
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource, StateTransition
 
+from .bulk_delete import _rows
+
 NAME = "bench-lists"
-WIRING = "wiring.githedgehog.com"
 
 
 def _fill(fabric, start, stop):
-    HedgehogResource.objects.bulk_create(
-        [
-            HedgehogResource(
-                fabric=fabric,
-                api_group=WIRING,
-                api_version="v1beta1",
-                kind="Server",
-                plural="servers",
-                namespace="default",
-                name=f"srv-{i:07d}",
-                desired_spec={"description": f"server {i}", "profile": "bench"},
-                actual_spec={"description": f"server {i}", "profile": "bench"},
-                sync_state="in_sync",
-                uid=str(uuid.uuid4()),
-                resource_version=str(i),
-            )
-            for i in range(start, stop)
-        ],
-        batch_size=2000,
-    )
+    HedgehogResource.objects.bulk_create(_rows(fabric, stop, start), batch_size=2000)
 
 
 def _measure(client, url, params=None):
