@@ -55,6 +55,13 @@ class HedgehogConfig(PluginConfig):
         "sync_retry_max": 180,
         # Seconds between two automatic reconciliations of one fabric (no reconcile storms).
         "auto_reconcile_interval": 300,
+        # Argo CD and switch readiness (docs/argocd.md): a switch whose Agent's heartbeat is older
+        # than this (seconds) is stale; one that has not applied its generation for longer than this
+        # (seconds) is apply pending; the live watch reads a planned fabric's Application this often
+        # (seconds).
+        "switch_stale_after": 60,
+        "switch_apply_pending_after": 300,
+        "argocd_poll_interval": 10,
     }
 
     def ready(self):

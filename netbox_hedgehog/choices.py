@@ -287,3 +287,20 @@ class AutoReconcileChoices(ChoiceSet):
         (APPLY, _("Apply: the cluster is brought back to NetBox"), "indigo"),
         (ADOPT, _("Adopt: NetBox takes what the cluster has"), "teal"),
     ]
+
+
+# --- Argo CD and switch readiness (docs/argocd.md) ---------------------------------------------------
+
+
+class SwitchReadinessChoices(ChoiceSet):
+    """How a switch stands, from its Agent (a switch may be both pending and stale)."""
+
+    APPLIED = "applied"
+    PENDING = "pending"
+    STALE = "stale"
+
+    CHOICES = [
+        (APPLIED, _("Applied (lastAppliedGen = generation)"), "green"),
+        (PENDING, _("Pending (its current generation not applied)"), "yellow"),
+        (STALE, _("Stale (heartbeat older than switch_stale_after)"), "orange"),
+    ]

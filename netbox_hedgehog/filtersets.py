@@ -1,11 +1,15 @@
+from datetime import timedelta
+
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
 from utilities.filtersets import register_filterset
 
+from . import settings
 from .choices import (
     AlertResolutionChoices,
     AlertSeverityChoices,
@@ -17,6 +21,7 @@ from .choices import (
     RequiredActionChoices,
     ResourceSyncStateChoices,
     StateFieldChoices,
+    SwitchReadinessChoices,
     SyncStatusChoices,
     TriggerChoices,
 )
@@ -191,6 +196,11 @@ class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
         choices=ResourceSyncStateChoices, distinct=False, null_value=None
     )
 
+    # --- switch readiness (Agents only; docs/argocd.md)
+    readiness = django_filters.MultipleChoiceFilter(
+        choices=SwitchReadinessChoices, method="filter_readiness", label=_("Switch readiness")
+    )
+
     class Meta:
         model = HedgehogResource
         fields = (
@@ -213,6 +223,27 @@ class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
             return queryset
         return queryset.filter(
             Q(name__icontains=value) | Q(kind__iexact=value) | Q(sync_error__icontains=value)
+        )
+
+    def filter_readiness(self, queryset, name, value):
+        """Agents applied (no pending since), pending (a pending since kept by the store), or stale
+        (no heartbeat, or one older than switch_stale_after: compared as RFC 3339 UTC text)."""
+        if not value:
+            return queryset
+        limit = timezone.now() - timedelta(seconds=float(settings.get("switch_stale_after")))
+        conditions = {
+            SwitchReadinessChoices.APPLIED: Q(apply_pending_since__isnull=True),
+            SwitchReadinessChoices.PENDING: Q(apply_pending_since__isnull=False),
+            SwitchReadinessChoices.STALE: Q(heartbeat__isnull=True)
+            | Q(heartbeat__lt=limit.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        }
+        wanted = Q(pk__in=[])
+        for choice in value:
+            wanted |= conditions[choice]
+        return (
+            queryset.filter(kind="Agent", actual_spec__isnull=False)
+            .alias(heartbeat=KT("actual_status__lastHeartbeat"))
+            .filter(wanted)
         )
 
 

@@ -32,7 +32,7 @@ from . import settings
 from .choices import AutoReconcileChoices, TriggerChoices
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric
-from .services import alerts, connection, deletion, maintenance, reconcile, sync
+from .services import alerts, argocd, connection, deletion, maintenance, reconcile, sync
 from .services import state as state_service
 from .services.state import InvalidTransition, transition
 from .state import alerts as alert_rules
@@ -784,7 +784,7 @@ def resolve_alert(alert, *, user=None, note=""):
 @system_job(interval=settings.get("health_check_interval"))
 class AlertReviewJob(PeriodicJob):
     """Every health_check_interval minutes: the time-based alert rules (a fabric in maintenance longer
-    than maintenance_review_after hours), and suppressions whose time is up."""
+    than maintenance_review_after hours), suppressions whose time is up, and the switches (services.argocd)."""
 
     class Meta:
         name = "Hedgehog alert review"
@@ -794,6 +794,9 @@ class AlertReviewJob(PeriodicJob):
         ended = alerts.end_suppressions()
         self.logger.info(f"{opened} review alert(s) opened, {ended} suppression(s) ended")
         self.job.data = {"maintenance_reviews_opened": opened, "suppressions_ended": ended}
+        # the switches (stale heartbeats, applies pending) and the Argo CD activation rule, for the
+        # fabrics no live watch reviews every few seconds
+        self.job.data |= argocd.review_all(log=self.logger.info)
 
 
 @system_job(interval=1)

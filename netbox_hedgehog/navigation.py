@@ -33,6 +33,11 @@ menu = PluginMenu(
                     permissions=["netbox_hedgehog.view_hedgehogresource"],
                 ),
                 PluginMenuItem(
+                    link="plugins:netbox_hedgehog:hedgehogresource_switches",
+                    link_text=_("Switches"),
+                    permissions=["netbox_hedgehog.view_hedgehogresource"],
+                ),
+                PluginMenuItem(
                     link="plugins:netbox_hedgehog:reconciliationalert_list",
                     link_text=_("Alerts"),
                     permissions=["netbox_hedgehog.view_reconciliationalert"],

@@ -79,6 +79,28 @@ class HedgehogResourceListView(generic.ObjectListView):
     actions = (AddObject, BulkExport, BulkDelete)
 
 
+# --- switch readiness (docs/argocd.md) ---------------------------------------------------------------
+
+
+@register_model_view(HedgehogResource, "switches", path="switches", detail=False)
+class SwitchListView(generic.ObjectListView):
+    """The switches (their Agents) with their readiness, filterable to pending and stale."""
+
+    queryset = (
+        HedgehogResource.objects.filter(kind="Agent", actual_spec__isnull=False)
+        .select_related("fabric")
+        .defer(*LARGE_FIELDS)
+    )
+    filterset = filtersets.HedgehogResourceFilterSet
+    filterset_form = forms.SwitchFilterForm
+    table = tables.SwitchTable
+    actions = (BulkExport,)
+    template_name = "netbox_hedgehog/switch_list.html"
+
+    def get_required_permission(self):
+        return "netbox_hedgehog.view_hedgehogresource"
+
+
 @register_model_view(HedgehogResource)
 class HedgehogResourceView(generic.ObjectView):
     queryset = HedgehogResource.objects.select_related("fabric")

@@ -67,6 +67,9 @@ def validate():
         "sync_retry_base",
         "sync_retry_max",
         "auto_reconcile_interval",
+        "switch_stale_after",
+        "switch_apply_pending_after",
+        "argocd_poll_interval",
     ):
         _positive_number(name)
     for name in ("retry_backoff_factor", "sync_retry_factor"):

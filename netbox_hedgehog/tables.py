@@ -1,7 +1,10 @@
 import django_tables2 as tables
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
+from . import settings
 from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, ReconciliationAlert, StateTransition
 
 __all__ = (
@@ -269,3 +272,90 @@ class HedgehogResourceDeleteTable(NetBoxTable):
         fields = ("fabric", "kind", "namespace", "name", "sync_state")
         default_columns = fields
         exclude = ("actions", "pk", "id")
+
+
+# --- switch readiness (the switches' list, docs/argocd.md) -------------------------------------------
+
+
+class SwitchTable(NetBoxTable):
+    """One row per switch (its Agent): applied, heartbeat age, versions, reboot, the Applied condition."""
+
+    name = tables.Column(verbose_name=_("Switch"), linkify=True)
+    fabric = tables.Column(verbose_name=_("Fabric"), linkify=True)
+    applied = columns.BooleanColumn(verbose_name=_("Applied"), orderable=False)
+    generation = tables.Column(verbose_name=_("Generation"))
+    applied_generation = tables.Column(
+        verbose_name=_("Applied generation"), accessor="actual_status__lastAppliedGen", orderable=False
+    )
+    pending_since = columns.DateTimeColumn(
+        verbose_name=_("Pending since"), accessor="apply_pending_since", timespec="seconds"
+    )
+    heartbeat = tables.Column(
+        verbose_name=_("Heartbeat"), accessor="actual_status__lastHeartbeat", orderable=False, empty_values=()
+    )
+    version = tables.Column(
+        verbose_name=_("Agent version"), accessor="actual_status__version", orderable=False
+    )
+    software = tables.Column(
+        verbose_name=_("Software"), accessor="actual_status__state__nos__softwareVersion", orderable=False
+    )
+    reboot_required = columns.BooleanColumn(verbose_name=_("Reboot required"), orderable=False)
+    applied_reason = tables.Column(
+        verbose_name=_("Applied reason"), accessor="switch__applied_reason", orderable=False
+    )
+    applied_message = tables.Column(
+        verbose_name=_("Applied message"), accessor="switch__applied_message", orderable=False
+    )
+
+    class Meta(NetBoxTable.Meta):
+        model = HedgehogResource
+        fields = (
+            "pk",
+            "id",
+            "fabric",
+            "name",
+            "applied",
+            "generation",
+            "applied_generation",
+            "pending_since",
+            "heartbeat",
+            "version",
+            "software",
+            "reboot_required",
+            "applied_reason",
+            "applied_message",
+            "last_seen",
+        )
+        default_columns = (
+            "fabric",
+            "name",
+            "applied",
+            "generation",
+            "applied_generation",
+            "heartbeat",
+            "version",
+            "software",
+            "reboot_required",
+            "applied_reason",
+            "applied_message",
+        )
+
+    def render_heartbeat(self, record):
+        """The heartbeat's age (stale past switch_stale_after, in orange), its time on hover."""
+        switch = record.switch
+        age = switch.heartbeat_age(timezone.now()) if switch else None
+        if age is None:
+            return format_html('<span class="badge text-bg-orange">{}</span>', _("none"))
+        said = (
+            _("{seconds} s ago").format(seconds=int(age))
+            if age < 120
+            else _("{minutes} min ago").format(minutes=int(age // 60))
+        )
+        if age > float(settings.get("switch_stale_after")):
+            return format_html(
+                '<span class="badge text-bg-orange" title="{}">{} ({})</span>',
+                switch.heartbeat.isoformat(),
+                said,
+                _("stale"),
+            )
+        return format_html('<span title="{}">{}</span>', switch.heartbeat.isoformat(), said)

@@ -113,6 +113,8 @@ class HedgehogFabricView(generic.ObjectView):
             panels.FabricMaintenancePanel(),
             panels.ClusterConnectionPanel(),
             panels.FabricResourcesPanel(),
+            panels.SwitchReadinessPanel(),
+            panels.ArgoCDPanel(),
             CustomFieldsPanel(),
         ],
         bottom_panels=[

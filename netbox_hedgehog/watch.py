@@ -60,9 +60,9 @@ from .kube.client import connect
 from .kube.errors import classify
 from .models import HedgehogFabric
 from .models.fabric import CONNECTION_FIELDS
-from .services import rollup
+from .services import argocd, rollup
 from .services import sync as sync_service
-from .services.connection import report_kubernetes_error
+from .services.connection import read_application, report_kubernetes_error
 from .services.resources import ResourceStore
 from .services.state import WATCH_CHANNEL
 from .state import kinds as K
@@ -369,6 +369,7 @@ class FabricWatch:
         self.stopping = threading.Event()
         self.streams: list[_Stream] = []
         self.stats = {"events": 0, "relists": 0, "errors": 0, "database_errors": 0}
+        self.next_review = 0.0  # monotonic time of the next switches' review (_review_switches)
         self.stopped_reason = ""
         self.last_failure = ""  # the code last reported, to log a failure once rather than per kind
         self.applier = threading.Thread(target=self._run, name=f"hedgehog-watch-{fabric.pk}", daemon=True)
@@ -478,6 +479,7 @@ class FabricWatch:
 
     def _consume(self):
         while not self.stopping.is_set():
+            self._review_switches()
             try:
                 first = self.queue.get(timeout=0.5)
             except queue.Empty:
@@ -508,6 +510,28 @@ class FabricWatch:
                     return
             if events:
                 self._apply(events)
+
+    def _review_switches(self):
+        """Every argocd_poll_interval seconds (and soon after Agents changed): the switches' readiness,
+        their alerts and the activation rule (services.argocd.review, from the stored Agents: a
+        heartbeat that stops sends no event); a planned fabric's Argo CD Application is read first
+        (one GET), so that it becomes active within seconds of its deployment completing."""
+        now = time.monotonic()
+        if now < self.next_review:
+            return
+        self.next_review = now + float(settings.get("argocd_poll_interval"))
+
+        def review():
+            self.fabric.refresh_from_db()
+            if self.fabric.status == m.PLANNED:
+                argocd.refresh(self.fabric, read_application(self.access, self.fabric))
+            else:
+                argocd.review(self.fabric)
+
+        try:
+            self._with_database("the switches' review", review)
+        except Exception as exc:  # noqa: BLE001 - logged; tried again at the next period
+            log.error("%s: the switches' review failed (%s)", self.fabric.name, _said(exc))
 
     @staticmethod
     def _answer(message, fn, *args):
@@ -643,6 +667,9 @@ class FabricWatch:
             + (f" and {len(latest) - 10} more" if len(latest) > 10 else ""),
         )
         log.debug("%s: written %s", self.fabric.name, written)
+        if any(event.kind.kind == "Agent" for event in latest.values()):
+            # a switch reported: its readiness is reviewed soon (at most once a second)
+            self.next_review = min(self.next_review, time.monotonic() + 1.0)
         if run.changed:
             counts = self._rollup()
             log.debug("%s: resources %s; fabric %s", self.fabric.name, counts, self.fabric.sync_status)

@@ -18,6 +18,13 @@ Usage from a synchronous test::
         cluster.patch_object("agent.githedgehog.com", "v1beta1", "agents", "leaf-01",
                              {"status": {"lastAppliedGen": 3}})   # an agent catches up
 
+    with EmulatedCluster(resources=ARGOCD_RESOURCES) as cluster:   # Argo CD Applications too
+        cluster.set_application("dc1", sync="OutOfSync", health="Progressing", phase="Running")
+        cluster.set_application("dc1")                # Synced, Healthy, Succeeded
+        cluster.agent_applies("leaf-03")              # lastAppliedGen = metadata.generation
+        cluster.agent_new_generation("leaf-01")       # a new configuration, not applied yet
+        cluster.agent_heartbeat("leaf-02", at=datetime.now(UTC) - timedelta(minutes=5))  # stopped
+
 and as a process (the demo cluster): ``python -m hedgehog_kube_emulator --help``.
 
 What it emulates
@@ -54,6 +61,8 @@ Where to find what
 ``patches``     JSON merge patch and JSON patch
 ``selectors``   label and field selectors
 ``catalogue``   the resource types served, CRDs, the demo fabric
+``gitops``      what Argo CD and the agents write (an Application's status, an agent applying, a
+                heartbeat) and ``DemoActivity``, the demo cluster's timeline
 ``objects``     stored objects as JSON: copies, encoding, keys, timestamps
 ``errors``      Kubernetes Status errors
 ``tls``         the CA and server certificate
@@ -61,7 +70,8 @@ Where to find what
 Known gaps
 ----------
 No schema validation of objects against the CRDs, no controllers (agents never apply anything by
-themselves: tests move ``status.lastAppliedGen`` with ``patch_object``), no garbage collection by
+themselves and Argo CD never syncs: tests move them with ``agent_applies``, ``agent_heartbeat``,
+``set_application``; only the demo's ``--demo-activity`` moves them by a timeline), no garbage collection by
 ownerReferences, no server-side apply field ownership (apply is a merge patch that creates missing
 objects), approximate managedFields, no strategic merge patch (415, as for real custom resources),
 no Table output, no watch bookmarks, no generateName, no health endpoints (/healthz...), JSON request
@@ -72,6 +82,7 @@ everything is in memory and lost on stop.
 
 from .catalogue import ARGOCD_RESOURCES, HEDGEHOG_GROUPS, HEDGEHOG_RESOURCES, ResourceType, demo_fabric_yaml
 from .dispatch import HedgehogEmulator, RequestRecord
+from .gitops import DemoActivity, application, application_status
 from .server import BlackHole, EmulatedCluster, closed_port_url
 
 __all__ = [
@@ -79,10 +90,13 @@ __all__ = [
     "HEDGEHOG_GROUPS",
     "HEDGEHOG_RESOURCES",
     "BlackHole",
+    "DemoActivity",
     "EmulatedCluster",
     "HedgehogEmulator",
     "RequestRecord",
     "ResourceType",
+    "application",
+    "application_status",
     "closed_port_url",
     "demo_fabric_yaml",
 ]

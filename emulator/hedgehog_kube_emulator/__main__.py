@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import ARGOCD_RESOURCES, EmulatedCluster, demo_fabric_yaml
+from . import ARGOCD_RESOURCES, DemoActivity, EmulatedCluster, demo_fabric_yaml
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-tls", action="store_true", help="serve plain HTTP")
     parser.add_argument("--plain", action="store_true", help="serve no Hedgehog API (not a Hedgehog fabric)")
     parser.add_argument("--argocd", action="store_true", help="also serve Argo CD Applications")
+    parser.add_argument(
+        "--application",
+        action="append",
+        default=[],
+        metavar="NAMESPACE/NAME",
+        help="with --argocd: an Argo CD Application that starts deploying (OutOfSync, Progressing, "
+        "Running) and completes with --demo-activity; repeatable",
+    )
+    parser.add_argument(
+        "--demo-activity",
+        type=float,
+        metavar="SECONDS",
+        help="the demo's timeline: switches send heartbeats every 15 s, and SECONDS after the start "
+        "the Applications complete (Synced, Healthy, Succeeded) and the switches still applying catch up",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -63,12 +78,32 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         hedgehog=not args.plain,
-        resources=ARGOCD_RESOURCES if args.argocd else (),
+        resources=ARGOCD_RESOURCES if args.argocd or args.application else (),
     )
     cluster.start()
+    activity = None
     try:
         for text in seeds:
             cluster.seed(text)
+        applications = []
+        for given in args.application:
+            namespace, _, name = given.rpartition("/")
+            applications.append((namespace or "argocd", name))
+            cluster.set_application(
+                name,
+                namespace or "argocd",
+                sync="OutOfSync",
+                health="Progressing",
+                phase="Running",
+                health_message="Waiting for the switches to apply their configuration",
+            )
+        if args.demo_activity is not None:
+            activity = DemoActivity(
+                cluster,
+                argocd_sync_after=args.demo_activity,
+                applications=tuple(applications),
+                log=lambda message: print(message, file=sys.stderr, flush=True),
+            ).start()
         if args.kubeconfig:
             cluster.write_kubeconfig(args.kubeconfig, args.context)
             if cluster.tls:
@@ -78,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(cluster.url, flush=True)
         stop.wait()
     finally:
+        if activity is not None:
+            activity.stop()
         cluster.stop()
     return 0
 

@@ -25,12 +25,14 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiohttp import web
 
+from . import gitops
 from .auth import MODES
 from .catalogue import HEDGEHOG_RESOURCES, ResourceType
 from .dispatch import HedgehogEmulator, RequestRecord
@@ -370,6 +372,73 @@ class EmulatedCluster:
             return emulator.store.remove(table, namespace if table.rtype.namespaced else None, name)
 
         return self.call(remove)
+
+    # ---------------------------------------------------------------------------------- GitOps
+    # What Argo CD and the switches' agents would write (gitops.py), for tests to move by hand.
+
+    def set_application(self, name: str, namespace: str = "argocd", **status: Any) -> dict[str, Any]:
+        """Create or replace an Argo CD Application with this status (gitops.application_status:
+        sync, health, phase, revision, message, health_message). Needs ARGOCD_RESOURCES served."""
+        return self.put_object(gitops.application(name, namespace, **status))
+
+    def agent_applies(self, name: str, namespace: str | None = "default", at: datetime | None = None) -> dict:
+        """The switch applies its current generation (lastAppliedGen = metadata.generation, the
+        Applied condition true, a heartbeat)."""
+        agent = self.get_object(gitops.AGENT_GROUP, gitops.AGENT_VERSION, gitops.AGENTS, name, namespace)
+        if agent is None:
+            raise KeyError(f"no agent {namespace}/{name}")
+        generation = agent["metadata"].get("generation", 1)
+        return self.patch_object(
+            gitops.AGENT_GROUP,
+            gitops.AGENT_VERSION,
+            gitops.AGENTS,
+            name,
+            {"status": gitops.applied_status(generation, at)},
+            namespace=namespace,
+        )
+
+    def agent_new_generation(self, name: str, namespace: str | None = "default") -> dict:
+        """The controller gives the switch a new configuration: metadata.generation moves on, the
+        applied generation stays behind (the switch is then pending)."""
+        agent = self.get_object(gitops.AGENT_GROUP, gitops.AGENT_VERSION, gitops.AGENTS, name, namespace)
+        if agent is None:
+            raise KeyError(f"no agent {namespace}/{name}")
+        generation = agent["metadata"].get("generation", 1) + 1
+        return self.patch_object(
+            gitops.AGENT_GROUP,
+            gitops.AGENT_VERSION,
+            gitops.AGENTS,
+            name,
+            {
+                "metadata": {"generation": generation},
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "Applied",
+                            "status": "False",
+                            "reason": "ApplyInProgress",
+                            "message": f"Applying generation {generation}",
+                            "lastTransitionTime": gitops.timestamp(),
+                        }
+                    ]
+                },
+            },
+            namespace=namespace,
+        )
+
+    def agent_heartbeat(
+        self, name: str, at: datetime | None = None, namespace: str | None = "default"
+    ) -> dict:
+        """The switch's agent reports a heartbeat at `at` (now by default; a time in the past stands
+        for a heartbeat that stopped then)."""
+        return self.patch_object(
+            gitops.AGENT_GROUP,
+            gitops.AGENT_VERSION,
+            gitops.AGENTS,
+            name,
+            {"status": {"lastHeartbeat": gitops.timestamp(at)}},
+            namespace=namespace,
+        )
 
     @property
     def resource_version(self) -> str:

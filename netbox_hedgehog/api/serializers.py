@@ -1,6 +1,7 @@
 from core.api.serializers import JobSerializer
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from netbox.api.fields import ChoiceField, SerializedPKRelatedField
 from netbox.api.serializers import BaseModelSerializer, NetBoxModelSerializer
 from rest_framework import serializers, status
@@ -77,7 +78,78 @@ SET_BY = {
 DEFAULT_SET_BY = _("Read-only: kept by the state service together with the state fields.")
 
 
-class HedgehogFabricSerializer(NetBoxModelSerializer):
+# --- Argo CD and switch readiness (read-only, docs/argocd.md) ---------------------------------------
+SET_BY |= {
+    "argocd_status": _("Read-only: what the fabric's Argo CD Application said when last read (see argocd)."),
+    "switch_readiness": _("Read-only: counted from the switches' Agents (see switch_readiness)."),
+}
+
+
+class ArgoCDApplicationSerializer(serializers.Serializer):
+    """What the fabric's Argo CD Application said when last read."""
+
+    presence = serializers.CharField(
+        read_only=True,
+        help_text=_("found, missing, not_installed (Argo CD not served), unreadable, not_read"),
+    )
+    namespace = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    sync_status = serializers.CharField(read_only=True, help_text=_("Synced, OutOfSync, Unknown"))
+    revision = serializers.CharField(read_only=True, help_text=_("The revision (git commit) deployed"))
+    health_status = serializers.CharField(
+        read_only=True, help_text=_("Healthy, Progressing, Degraded, Suspended, Missing, Unknown")
+    )
+    health_message = serializers.CharField(read_only=True)
+    phase = serializers.CharField(
+        read_only=True,
+        help_text=_("The last operation's phase: Running, Succeeded, Failed, Error, Terminating"),
+    )
+    message = serializers.CharField(read_only=True, help_text=_("The last operation's message"))
+    finished_at = serializers.CharField(read_only=True)
+    error = serializers.CharField(read_only=True, help_text=_("Why it could not be read (unreadable)"))
+    checked_at = serializers.CharField(read_only=True, help_text=_("When it was read"))
+
+
+class SwitchReadinessSerializer(serializers.Serializer):
+    """The fabric's switches: how many applied their current configuration, which are pending or stale."""
+
+    total = serializers.IntegerField(read_only=True)
+    applied = serializers.IntegerField(
+        read_only=True, help_text=_("Agents whose lastAppliedGen == generation")
+    )
+    pending = serializers.ListField(child=serializers.CharField(), read_only=True)
+    stale = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text=_("Heartbeat older than switch_stale_after")
+    )
+    reboot_required = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class MissingConditionSerializer(serializers.Serializer):
+    code = serializers.CharField(read_only=True)
+    message = serializers.CharField(read_only=True)
+
+
+class ArgoCDFieldsMixin(serializers.Serializer):
+    """The fabric's Argo CD and readiness fields (its own block, for HedgehogFabricSerializer)."""
+
+    argocd = ArgoCDApplicationSerializer(read_only=True)
+    switch_readiness = SwitchReadinessSerializer(source="readiness", read_only=True)
+    activation_missing = serializers.SerializerMethodField(
+        help_text=_(
+            "The Argo CD activation conditions that do not hold now (a planned fabric becomes active by "
+            "itself when this is empty)"
+        )
+    )
+
+    @extend_schema_field(MissingConditionSerializer(many=True))
+    def get_activation_missing(self, obj) -> list[dict]:
+        return [{"code": code, "message": message} for code, message in obj.activation_missing]
+
+
+ARGOCD_FIELDS = ("argocd_namespace", "argocd_application", "argocd", "switch_readiness", "activation_missing")
+
+
+class HedgehogFabricSerializer(ArgoCDFieldsMixin, NetBoxModelSerializer):
     status = ChoiceField(
         choices=FabricStatusChoices,
         required=False,
@@ -156,6 +228,7 @@ class HedgehogFabricSerializer(NetBoxModelSerializer):
             "kubeconfig",
             "kubeconfig_set",
             "kubeconfig_context",
+            *ARGOCD_FIELDS,
             "required_action",
             "state_problems",
             "available_transitions",

@@ -44,12 +44,14 @@ class HedgehogFabricImportForm(NetBoxModelImportForm):
             "sync_interval",
             "auto_reconcile",
             "auto_reconcile_prune",
+            "argocd_namespace",
+            "argocd_application",
             "comments",
             "tags",
         )
 
     # Left out of a CSV row: the model's default (an update keeps what the fabric has).
-    OPTIONAL = ("kubernetes_namespace", "auto_reconcile")
+    OPTIONAL = ("kubernetes_namespace", "auto_reconcile", "argocd_namespace")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

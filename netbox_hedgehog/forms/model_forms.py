@@ -72,6 +72,7 @@ class HedgehogFabricForm(NetBoxModelForm):
         ),
         FieldSet("kubernetes_namespace", "sync_interval", name=_("Hedgehog objects")),
         FieldSet("auto_reconcile", "auto_reconcile_prune", name=_("When drift is found")),
+        FieldSet("argocd_namespace", "argocd_application", name=_("Argo CD")),
     )
 
     class Meta:
@@ -88,6 +89,8 @@ class HedgehogFabricForm(NetBoxModelForm):
             "sync_interval",
             "auto_reconcile",
             "auto_reconcile_prune",
+            "argocd_namespace",
+            "argocd_application",
             "comments",
             "tags",
         )

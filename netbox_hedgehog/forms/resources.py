@@ -7,12 +7,12 @@ from netbox.forms import NetBoxModelFilterSetForm, NetBoxModelForm
 from utilities.forms.fields import DynamicModelChoiceField, DynamicModelMultipleChoiceField, TagFilterField
 from utilities.forms.rendering import FieldSet
 
-from ..choices import ResourceSyncStateChoices
+from ..choices import ResourceSyncStateChoices, SwitchReadinessChoices
 from ..models import HedgehogFabric, HedgehogResource
 from ..state import kinds
 from ..validators.documents import validate_document
 
-__all__ = ("HedgehogResourceFilterForm", "HedgehogResourceForm", "ObjectField")
+__all__ = ("HedgehogResourceFilterForm", "HedgehogResourceForm", "ObjectField", "SwitchFilterForm")
 
 
 class ObjectField(forms.CharField):
@@ -134,3 +134,20 @@ class HedgehogResourceFilterForm(NetBoxModelFilterSetForm):
         choices=ResourceSyncStateChoices, required=False, label=_("Sync state")
     )
     tag = TagFilterField(model)
+
+
+# --- switch readiness (the switches' list, docs/argocd.md) -------------------------------------------
+
+
+class SwitchFilterForm(NetBoxModelFilterSetForm):
+    model = HedgehogResource
+    fieldsets = (
+        FieldSet("q", "filter_id"),
+        FieldSet("fabric_id", "readiness", name=_("Switch")),
+    )
+    fabric_id = DynamicModelMultipleChoiceField(
+        queryset=HedgehogFabric.objects.all(), required=False, label=_("Fabric")
+    )
+    readiness = forms.MultipleChoiceField(
+        label=_("Readiness"), choices=SwitchReadinessChoices, required=False
+    )

@@ -62,6 +62,15 @@ FABRIC_FIELDS = [
     "created",
     "last_updated",
 ]
+# Argo CD and switch readiness (docs/argocd.md): the settings and what was read, as JSON objects
+# shaped as in the REST API (argocd, switch_readiness); activation_missing below.
+FABRIC_FIELDS += ["argocd_namespace", "argocd_application", "argocd_status", "switch_readiness"]
+
+
+@strawberry.type
+class MissingCondition:
+    code: str
+    message: str
 
 
 @register_type(models.HedgehogFabric, fields=FABRIC_FIELDS, filters=HedgehogFabricFilter, pagination=True)
@@ -81,6 +90,10 @@ class HedgehogFabricType(NetBoxObjectType):
     @strawberry_django.field
     def kubeconfig_set(self) -> bool:
         return bool(self.kubeconfig)
+
+    @strawberry_django.field(description="The Argo CD activation conditions that do not hold now")
+    def activation_missing(self) -> list[MissingCondition]:
+        return [MissingCondition(code=code, message=message) for code, message in self.activation_missing]
 
 
 @register_type(
@@ -122,6 +135,7 @@ class StateTransitionType(BaseObjectType):
         "generation",
         "first_seen",
         "last_seen",
+        "apply_pending_since",
         "created",
         "last_updated",
     ],

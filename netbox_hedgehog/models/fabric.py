@@ -19,8 +19,10 @@ from ..choices import (
 )
 from ..credentials import CredentialsUnreadable, reveal, seal
 from ..state import alerts as alert_rules
+from ..state import argocd as argo
 from ..state import machine as m
 from ..validators import validate_connection
+from ..validators.kubernetes import validate_namespace, validate_object_name
 from .fields import SecretField
 
 # Fields written only by netbox_hedgehog.state.service; a plain save() never writes them, so an edit
@@ -46,6 +48,9 @@ STATE_OWNED_FIELDS = (
     "sync_attempts",
     "next_sync_attempt",
     "last_auto_reconcile",
+    # Argo CD and switch readiness (services/argocd.py writes them)
+    "argocd_status",
+    "switch_readiness",
 )
 # Of those, the ones a transition may write as details of what happened (not state themselves).
 DETAIL_FIELDS = (
@@ -255,6 +260,36 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         help_text=_("Minutes between automatic syncs; empty for none"),
     )
 
+    # --- Argo CD and switch readiness (docs/argocd.md)
+    argocd_namespace = models.CharField(
+        verbose_name=_("Argo CD namespace"),
+        max_length=63,
+        default=argo.DEFAULT_NAMESPACE,
+        help_text=_("Namespace of the Argo CD Application that deploys this fabric"),
+    )
+    argocd_application = models.CharField(
+        verbose_name=_("Argo CD Application"),
+        max_length=253,
+        blank=True,
+        help_text=_("Name of the Application that deploys this fabric; empty for the fabric's own name"),
+    )
+    argocd_status = models.JSONField(
+        verbose_name=_("Argo CD Application status"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "What the Application said when last read: sync status, revision, health, last operation"
+        ),
+    )
+    switch_readiness = models.JSONField(
+        verbose_name=_("switch readiness"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("How many switches applied their configuration, which are pending or stale"),
+    )
+
     # --- how to reach the cluster
     kubernetes_server = models.CharField(
         verbose_name=_("Kubernetes API server"),
@@ -397,6 +432,7 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
 
     def clean(self):
         super().clean()
+        self._clean_argocd()
         try:
             kubeconfig = reveal(self, "kubeconfig")
         except CredentialsUnreadable as exc:
@@ -416,6 +452,43 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         )
         if errors:
             raise ValidationError(errors)
+
+    # --- Argo CD and switch readiness
+
+    def _clean_argocd(self):
+        errors = {}
+        for name, check in (
+            ("argocd_namespace", validate_namespace),
+            ("argocd_application", validate_object_name),
+        ):
+            value = getattr(self, name)
+            if value:
+                try:
+                    check(value)
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def argocd_application_name(self) -> str:
+        """The Application read for this fabric: the one named, else the fabric's own name."""
+        return self.argocd_application or self.name
+
+    @property
+    def argocd(self) -> argo.Application:
+        return argo.Application.from_dict(self.argocd_status)
+
+    @property
+    def readiness(self) -> argo.Readiness:
+        return argo.Readiness.from_dict(self.switch_readiness)
+
+    @property
+    def activation_missing(self) -> list[tuple[str, str]]:
+        """The Argo CD activation conditions that do not hold now (state/argocd.py), as (code, sentence)."""
+        return argo.missing_conditions(
+            self.argocd, self.readiness, where=f"{self.argocd_namespace}/{self.argocd_application_name}"
+        )
 
     def get_status_color(self):
         return FabricStatusChoices.colors.get(self.status)

@@ -1,5 +1,7 @@
 """HedgehogResource: one Hedgehog object of a fabric, as the cluster has it and as NetBox wants it."""
 
+from dataclasses import replace
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -8,6 +10,7 @@ from netbox.models import NetBoxModel
 
 from .. import settings
 from ..choices import ResourceSyncStateChoices
+from ..state import argocd as argo
 from ..state import machine as m
 from ..state.kinds import BY_KIND
 from ..state.resources import compare
@@ -28,6 +31,7 @@ OBSERVED_FIELDS = (
     "sync_state",
     "diff",
     "sync_error",
+    "apply_pending_since",
 )
 
 
@@ -84,6 +88,12 @@ class HedgehogResource(NetBoxModel):
     )
     diff = models.JSONField(verbose_name=_("difference"), default=list, blank=True, editable=False)
     sync_error = models.TextField(verbose_name=_("error"), blank=True, editable=False)
+
+    # an Agent: since when NetBox sees its switch not applied (lastAppliedGen != generation); null
+    # when applied (services/resources.py keeps it; the apply-pending alert reads it)
+    apply_pending_since = models.DateTimeField(
+        verbose_name=_("apply pending since"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ("fabric", "api_group", "kind", "namespace", "name")
@@ -226,3 +236,11 @@ class HedgehogResource(NetBoxModel):
     @property
     def reboot_required(self):
         return (self.actual_status or {}).get("rebootRequired")
+
+    @property
+    def switch(self):
+        """For an Agent: its switch's readiness facts (state/argocd.py); None for other kinds."""
+        if self.kind != "Agent":
+            return None
+        found = argo.switch_from(self.name, self.generation, self.actual_status)
+        return replace(found, pending_since=self.apply_pending_since)

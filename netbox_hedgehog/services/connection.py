@@ -9,6 +9,7 @@ enqueues, finds or cancels a job: the JobRunners (jobs.py) do, with what these f
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 from django.db.models import Q
@@ -17,12 +18,14 @@ from django.utils import timezone
 from .. import settings
 from ..choices import FailureCodeChoices, TriggerChoices
 from ..credentials import CredentialsUnreadable, reveal
+from ..kube.argocd import read_application as _read_application
 from ..kube.client import connect, timeouts
 from ..kube.errors import KubeFailure, classify
 from ..kube.probe import probe
 from ..models import HedgehogFabric, StateTransition
 from ..state import machine as m
 from ..validators.kubeconfig import credential_strings
+from . import argocd
 from .state import InvalidTransition, transition
 
 # Failures that mean the cluster cannot be reached or refuses the credentials (a connected fabric
@@ -120,13 +123,32 @@ def begin(fabric, *, trigger, user=None, job=None, reason="", reset_attempts=Fal
     )
 
 
+# The key under which check() hands finish() the Argo CD Application it read (never stored as such).
+ARGOCD_READ = "_argocd_application"
+
+
 def check(fabric, log=None):
-    """Talk to the cluster (no database access): the info found, or the KubeFailure."""
+    """Talk to the cluster (no database access): the info found, or the KubeFailure. A cluster that
+    answers is also asked for the fabric's Argo CD Application (finish records it)."""
     try:
         with connect(fabric) as access:
-            return probe(access, log)
+            info = probe(access, log)
+            info[ARGOCD_READ] = read_application(access, fabric)
+            return info
     except KubeFailure as failure:
         return redacted(failure, fabric)
+
+
+def read_application(access, fabric):
+    """The fabric's Argo CD Application as the cluster has it (kube/argocd.py), with every secret of
+    the fabric removed from what an error says."""
+    application = _read_application(
+        access, fabric.argocd_namespace or argocd.argo.DEFAULT_NAMESPACE, fabric.argocd_application_name
+    )
+    if application.error:
+        message = redacted(KubeFailure("unreadable", application.error), fabric).message
+        application = replace(application, error=message)
+    return application
 
 
 REDACTED = "[redacted]"
@@ -173,11 +195,27 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
             elif outcome.code == FailureCodeChoices.BAD_CONFIGURATION:
                 log("Not retried automatically: fix the connection settings, then test again")
             return retry_at
+        application = outcome.pop(ARGOCD_READ, None)
         record_success(fabric, outcome, trigger=trigger, job=job)
         log("Connected")
     except InvalidTransition as exc:
         log(f"Result not recorded: {exc.message} (the fabric is {exc.current} now)")
+        return None
+    if application is not None:
+        argocd.refresh(fabric, application, log=log)
+        log(f"Argo CD Application {application.namespace}/{application.name}: {_said(fabric.argocd)}")
     return None
+
+
+def _said(application) -> str:
+    if application.presence != argocd.argo.FOUND:
+        return application.presence.replace("_", " ") + (
+            f" ({application.error})" if application.error else ""
+        )
+    return (
+        f"{application.sync_status or '?'}, {application.health_status or '?'}, last operation "
+        f"{application.phase or 'none'}, revision {argocd.argo.short_revision(application.revision) or '?'}"
+    )
 
 
 # A scheduled retry may start this many seconds before the planned time (queue clocks differ).

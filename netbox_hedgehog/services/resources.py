@@ -39,6 +39,7 @@ ACTUAL_FIELDS = [
     "sync_state",
     "diff",
     "sync_error",
+    "apply_pending_since",
 ]
 # What a row becomes when the object is gone from the cluster but NetBox still wants it.
 GONE = {
@@ -49,6 +50,7 @@ GONE = {
     "generation": None,
     "sync_state": R.MISSING,
     "diff": [],
+    "apply_pending_since": None,
 }
 
 
@@ -154,6 +156,7 @@ class ResourceStore:
             if k != "kubectl.kubernetes.io/last-applied-configuration"
         }
         row.actual_status = item.get("status")
+        row.apply_pending_since = self._pending_since(row, kind, item)
         row.last_seen = self.now
         row.sync_error = ""
         row.sync_state, row.diff = compare(
@@ -164,6 +167,16 @@ class ResourceStore:
             row.actual_labels,
             settings.drift_ignore_rules(kind.kind),
         )
+
+    def _pending_since(self, row, kind: K.Kind, item: dict):
+        """An Agent whose switch has not applied its generation: since when NetBox sees it so (kept
+        while it stays pending, cleared once applied); None for every other kind."""
+        if kind.kind != "Agent":
+            return None
+        generation = (item.get("metadata") or {}).get("generation")
+        if generation is not None and (item.get("status") or {}).get("lastAppliedGen") == generation:
+            return None
+        return getattr(row, "apply_pending_since", None) or self.now
 
     def vanished(self, kind: K.Kind, seen: set):
         """After a full list of a kind: the rows of objects it no longer holds."""
@@ -211,6 +224,7 @@ class NewRow:
         self.desired_spec = None
         self.desired_labels = {}
         self.sync_error = ""
+        self.apply_pending_since = None
         self.__dict__.update(values)
 
 
@@ -219,7 +233,7 @@ COPY_COLUMNS = (
     "fabric_id", "api_group", "api_version", "kind", "plural", "namespace", "name", "uid", "resource_version",
     "generation", "actual_spec", "actual_labels", "actual_annotations", "actual_status", "first_seen", "last_seen",
     "desired_spec", "desired_labels", "sync_state", "diff", "sync_error", "custom_field_data", "created",
-    "last_updated",
+    "last_updated", "apply_pending_since",
 )  # fmt: skip
 JSON_COLUMNS = frozenset(
     {

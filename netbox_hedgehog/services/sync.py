@@ -26,8 +26,8 @@ from ..models import HedgehogFabric
 from ..state import kinds as K
 from ..state import machine as m
 from ..state import resources as R
-from . import rollup
-from .connection import report_kubernetes_error
+from . import argocd, rollup
+from .connection import read_application, report_kubernetes_error
 from .resources import ResourceStore
 from .state import InvalidTransition, transition
 
@@ -189,16 +189,20 @@ def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict
         if adopt:
             log("First sync: what the cluster has becomes the desired state (import)")
         try:
-            with connect(fabric) as access, transaction.atomic():
-                written = SyncRun(fabric, access, adopt=adopt, log=log).run()
-                counts = finish(fabric, job=job, trigger=trigger)
+            with connect(fabric) as access:
+                with transaction.atomic():
+                    written = SyncRun(fabric, access, adopt=adopt, log=log).run()
+                    counts = finish(fabric, job=job, trigger=trigger)
+                # the Application and the switches just read: readiness, alerts, activation
+                application = read_application(access, fabric)
         except Exception as exc:  # noqa: BLE001 - classified, recorded on the fabric and in the log
             failure = exc if isinstance(exc, KubeFailure) else classify(exc)
             log(f"Sync failed [{failure.code}]: {failure.message}")
             fail(fabric, exc, failure, job=job, trigger=trigger)
             raise failure from exc
         log(f"Written: {written}; resources: {counts}")
-        return {"written": written, "resources": counts}
+        verdict = argocd.refresh(fabric, application, log=log)
+        return {"written": written, "resources": counts, "activated_by_argocd": verdict.activate}
 
 
 def finish(fabric, *, job=None, trigger=TriggerChoices.SYNC, failed=0, reason="Sync completed") -> dict:

@@ -171,7 +171,28 @@ APPLY_REFUSED = Rule(
     "Read the refusal (an admission webhook's message); fix the desired spec, then reconcile it again.",
     RECONCILE,
 )
-RULES = {rule.type: rule for rule in (*FABRIC_RULES, MAINTENANCE_REVIEW, APPLY_REFUSED)}
+# Per switch (its Agent), opened and resolved by services/argocd.py `review` (thresholds: the
+# settings switch_stale_after and switch_apply_pending_after).
+STALE_SWITCH = Rule(
+    SWITCH_STALE,
+    MEDIUM,
+    lambda f: True,  # the heartbeat is older than the threshold (checked by the review)
+    "A switch stopped reporting its heartbeat.",
+    "Check the switch and its agent (power, management network, `kubectl fabric inspect switch`).",
+    None,
+)
+PENDING_APPLY = Rule(
+    SWITCH_APPLY_PENDING,
+    LOW,
+    lambda f: True,  # the applied generation lags longer than the threshold (checked by the review)
+    "A switch has not applied its current configuration.",
+    "Read the Agent's Applied condition; check the agent's logs on the switch.",
+    None,
+)
+RULES = {
+    rule.type: rule
+    for rule in (*FABRIC_RULES, MAINTENANCE_REVIEW, APPLY_REFUSED, STALE_SWITCH, PENDING_APPLY)
+}
 
 
 def evaluate(facts: Facts) -> dict[str, bool]:

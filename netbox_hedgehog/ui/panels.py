@@ -2,12 +2,15 @@ import hashlib
 
 from core.choices import JobStatusChoices
 from core.models import Job, ObjectType
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
 
+from .. import settings
 from ..choices import FabricStatusChoices, ResourceSyncStateChoices
 from ..state import alerts as alert_rules
+from ..state import argocd as argo
 from ..state import machine
 
 
@@ -82,6 +85,9 @@ def fingerprint(fabric, job) -> str:
         fabric.last_validated,
         sorted((fabric.sync_summary or {}).items()),
         sorted((fabric.open_alerts or {}).items()),
+        # Argo CD and the switches (when what they say changes, not when they are read again)
+        sorted((k, v) for k, v in (fabric.argocd_status or {}).items() if k != "checked_at"),
+        repr(sorted((fabric.switch_readiness or {}).items())),
         job.pk if job else None,
         job.status if job else None,
     )
@@ -205,4 +211,57 @@ class FabricMaintenancePanel(panels.ObjectPanel):
         ctx["can_schedule"] = ctx["request"].user.has_perm(
             "netbox_hedgehog.add_maintenancewindow"
         ) and fabric.status in (machine.ACTIVE, machine.MAINTENANCE)
+        return ctx
+
+
+# --- Argo CD and switch readiness (docs/argocd.md) ---------------------------------------------------
+
+ARGOCD_COLORS = {
+    argo.SYNCED: "green",
+    argo.OUT_OF_SYNC: "yellow",
+    argo.HEALTHY: "green",
+    argo.PROGRESSING: "blue",
+    argo.DEGRADED: "red",
+    argo.SUSPENDED: "gray",
+    argo.HEALTH_MISSING: "orange",
+    argo.SUCCEEDED: "green",
+    argo.RUNNING: "blue",
+    argo.FAILED: "red",
+    argo.ERROR: "red",
+    argo.TERMINATING: "orange",
+}
+
+
+class ArgoCDPanel(panels.ObjectPanel):
+    """The Argo CD Application that deploys the fabric, and which activation condition is missing."""
+
+    template_name = "netbox_hedgehog/panels/argocd.html"
+    title = _("Argo CD")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        app = fabric.argocd
+        ctx["sync_color"] = ARGOCD_COLORS.get(app.sync_status, "gray")
+        ctx["health_color"] = ARGOCD_COLORS.get(app.health_status, "gray")
+        ctx["phase_color"] = ARGOCD_COLORS.get(app.phase, "gray")
+        ctx["revision"] = argo.short_revision(app.revision)
+        ctx["missing"] = fabric.activation_missing
+        return ctx
+
+
+class SwitchReadinessPanel(panels.ObjectPanel):
+    """Ready n/m: the switches that applied their configuration, those pending, those stale."""
+
+    template_name = "netbox_hedgehog/panels/switch_readiness.html"
+    title = _("Switch readiness")
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        fabric = ctx["object"]
+        ctx["switches_url"] = (
+            reverse("plugins:netbox_hedgehog:hedgehogresource_switches") + f"?fabric_id={fabric.pk}"
+        )
+        ctx["stale_after"] = settings.get("switch_stale_after")
+        ctx["pending_minutes"] = round(float(settings.get("switch_apply_pending_after")) / 60, 1)
         return ctx
