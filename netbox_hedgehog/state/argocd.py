@@ -256,10 +256,10 @@ def missing_conditions(app: Application, ready: Readiness, where: str = "") -> l
     """Every activation condition that does not hold, as (code, sentence); empty when all hold."""
     where = where or f"{app.namespace}/{app.name}"
     if app.presence != FOUND:
-        said = PRESENCE_SAID.get(app.presence, PRESENCE_SAID[NOT_READ])
-        return [
-            (NO_APPLICATION, said.format(where=where, error=app.error or "unknown error").capitalize() + ".")
-        ]
+        said = PRESENCE_SAID.get(app.presence, PRESENCE_SAID[NOT_READ]).format(
+            where=where, error=app.error or "unknown error"
+        )
+        return [(NO_APPLICATION, said[:1].upper() + said[1:] + ".")]
     missing = []
     if app.sync_status != SYNCED:
         missing.append(
