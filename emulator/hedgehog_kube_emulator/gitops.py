@@ -6,8 +6,9 @@ Nothing here runs by itself except ``DemoActivity``, the demo cluster's timeline
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 ARGO_GROUP, ARGO_VERSION, APPLICATIONS = "argoproj.io", "v1alpha1", "applications"
@@ -133,23 +134,30 @@ class DemoActivity:
         self.thread.join(5)
 
     def _run(self) -> None:
-        started = datetime.now(UTC)
+        started = time.monotonic()
         synced = self.argocd_sync_after is None
+        next_heartbeat = started
         while not self.stopping.is_set():
-            if not synced and datetime.now(UTC) - started >= timedelta(seconds=self.argocd_sync_after or 0):
+            now = time.monotonic()
+            if not synced and now - started >= (self.argocd_sync_after or 0):
                 self.complete_deployment()
                 synced = True
-            for agent in self.cluster.objects(AGENT_GROUP, AGENT_VERSION, AGENTS):
-                meta = agent["metadata"]
-                self.cluster.patch_object(
-                    AGENT_GROUP,
-                    AGENT_VERSION,
-                    AGENTS,
-                    meta["name"],
-                    {"status": {"lastHeartbeat": timestamp()}},
-                    namespace=meta.get("namespace"),
-                )
-            self.stopping.wait(self.heartbeat_every)
+            if now >= next_heartbeat:
+                self.heartbeats()
+                next_heartbeat = now + self.heartbeat_every
+            self.stopping.wait(min(1.0, self.heartbeat_every))
+
+    def heartbeats(self) -> None:
+        for agent in self.cluster.objects(AGENT_GROUP, AGENT_VERSION, AGENTS):
+            meta = agent["metadata"]
+            self.cluster.patch_object(
+                AGENT_GROUP,
+                AGENT_VERSION,
+                AGENTS,
+                meta["name"],
+                {"status": {"lastHeartbeat": timestamp()}},
+                namespace=meta.get("namespace"),
+            )
 
     def complete_deployment(self) -> None:
         for agent in self.cluster.objects(AGENT_GROUP, AGENT_VERSION, AGENTS):

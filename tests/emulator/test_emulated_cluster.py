@@ -1175,3 +1175,51 @@ def test_python_m_runs_a_standalone_demo_cluster(tmp_path):
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+def test_tests_move_applications_and_agents_as_argo_cd_and_the_switches_would():
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from hedgehog_kube_emulator import DemoActivity
+
+    with EmulatedCluster(resources=ARGOCD_RESOURCES) as cluster:
+        cluster.seed(demo_fabric_yaml())
+        app = cluster.set_application("dc1", sync="OutOfSync", health="Progressing", phase="Running")
+        assert app["metadata"]["namespace"] == "argocd"
+        state = app["status"]["operationState"]
+        assert (state["phase"], "finishedAt" in state) == ("Running", False)
+        app = cluster.set_application("dc1", revision="abc123")
+        assert (app["status"]["sync"], app["status"]["health"]["status"]) == (
+            {"status": "Synced", "revision": "abc123"},
+            "Healthy",
+        )
+        assert app["status"]["operationState"]["phase"] == "Succeeded"
+        assert "operationState" not in cluster.set_application("dc1", phase=None)["status"]
+        caught_up = cluster.agent_applies("leaf-03")  # generation 5, applied 4 in the demo
+        assert caught_up["status"]["lastAppliedGen"] == caught_up["metadata"]["generation"] == 5
+        assert caught_up["status"]["conditions"][0]["reason"] == "ApplySucceeded"
+        behind = cluster.agent_new_generation("leaf-01")
+        assert (behind["metadata"]["generation"], behind["status"]["lastAppliedGen"]) == (8, 7)
+        stopped = cluster.agent_heartbeat("leaf-02", at=datetime(2026, 1, 1, tzinfo=UTC))
+        assert stopped["status"]["lastHeartbeat"] == "2026-01-01T00:00:00Z"
+        # the demo's timeline: heartbeats at once, the deployment completed after the delay
+        cluster.agent_new_generation("leaf-03")
+        cluster.set_application("gitops", phase="Running", sync="OutOfSync")
+        activity = DemoActivity(
+            cluster, heartbeat_every=0.2, argocd_sync_after=0.5, applications=(("argocd", "gitops"),)
+        )
+        activity.start()
+        try:
+            deadline = datetime.now(UTC) + timedelta(seconds=10)
+            while datetime.now(UTC) < deadline:
+                app = cluster.get_object("argoproj.io", "v1alpha1", "applications", "gitops", "argocd")
+                if app["status"]["sync"]["status"] == "Synced":
+                    break
+                time.sleep(0.05)
+        finally:
+            activity.stop()
+        assert app["status"]["operationState"]["phase"] == "Succeeded"
+        for agent in cluster.objects("agent.githedgehog.com", "v1beta1", "agents"):
+            assert agent["status"]["lastAppliedGen"] == agent["metadata"]["generation"]
+            assert agent["status"]["lastHeartbeat"] > "2026-01-02"

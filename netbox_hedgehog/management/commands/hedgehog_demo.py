@@ -1,9 +1,10 @@
 """Demo data for a development instance: an admin user, an API token, example fabrics.
 
-Safe to run again: what exists is kept. With ``--cluster-kubeconfig``, one more fabric,
-``demo-cluster``, reaches the demo cluster (the emulated Kubernetes API server that ``make up``
-starts) through that kubeconfig; when the kubeconfig changed (the cluster was restarted), the
-fabric is given the new one. Saving new connection settings starts a connection test, which the RQ
+Safe to run again: what exists is kept. With ``--cluster-kubeconfig``, two more fabrics reach the
+demo cluster (the emulated Kubernetes API server that ``make up`` starts) through that kubeconfig:
+``demo-cluster`` (active) and ``gitops-fabric`` (planned, activated by the demo's Argo CD
+Application once it completes); when the kubeconfig changed (the cluster was restarted), the
+fabrics are given the new one. Saving new connection settings starts a connection test, which the RQ
 worker runs.
 """
 
@@ -57,6 +58,21 @@ CLUSTER_FABRIC_COMMENTS = (
     "(`python -m hedgehog_kube_emulator`): an in-memory stand-in seeded with a small Hedgehog "
     "fabric. No real switches; its state is lost when it stops (`make down`)."
 )
+# A planned fabric on the same demo cluster, deployed by the demo's Argo CD Application
+# argocd/gitops-fabric: the cluster completes that deployment about 90 s after it starts (and
+# leaf-03 catches up), and Argo CD's rule activates the fabric (docs/argocd.md).
+GITOPS_FABRIC = "gitops-fabric"
+GITOPS_FABRIC_DESCRIPTION = "Planned; Argo CD activates it once its deployment completes"
+GITOPS_FABRIC_COMMENTS = (
+    "Deployed by the Argo CD Application argocd/gitops-fabric of the demo cluster, which completes "
+    "(Synced, Healthy, Succeeded) about 90 s after the cluster starts while leaf-03 applies its "
+    "generation: watch the Argo CD and Switch readiness panels, then the history (trigger Argo CD)."
+)
+# name -> (description, comments, created as)
+CLUSTER_FABRICS = {
+    CLUSTER_FABRIC: (CLUSTER_FABRIC_DESCRIPTION, CLUSTER_FABRIC_COMMENTS, m.ACTIVE),
+    GITOPS_FABRIC: (GITOPS_FABRIC_DESCRIPTION, GITOPS_FABRIC_COMMENTS, m.PLANNED),
+}
 
 
 class Command(BaseCommand):
@@ -74,12 +90,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cluster-kubeconfig",
             metavar="PATH",
-            help=f"Create (or update) the fabric {CLUSTER_FABRIC!r} with this kubeconfig as its credentials",
+            help=f"Create (or update) the fabrics {', '.join(CLUSTER_FABRICS)} with this kubeconfig as their credentials",
         )
         parser.add_argument(
             "--cluster-only",
             action="store_true",
-            help=f"With --cluster-kubeconfig: only update an existing {CLUSTER_FABRIC!r} fabric; create nothing",
+            help="With --cluster-kubeconfig: only update those fabrics that exist; create nothing",
         )
 
     def handle(self, *args, username, password, api_token_file, cluster_kubeconfig, cluster_only, **options):
@@ -94,7 +110,8 @@ class Command(BaseCommand):
         elif cluster_only:
             raise CommandError("--cluster-only needs --cluster-kubeconfig")
         if cluster_only:
-            self._cluster_fabric(kubeconfig, None, create=False)
+            for name in CLUSTER_FABRICS:
+                self._cluster_fabric(kubeconfig, None, create=False, name=name)
             return
         user = self._admin(username, password)
         if api_token_file:
@@ -114,40 +131,39 @@ class Command(BaseCommand):
                 f"created fabric {name}: {fabric.status}/{fabric.connection_status}/{fabric.sync_status}"
             )
         if kubeconfig is not None:
-            self._cluster_fabric(kubeconfig, user, create=True)
-            self._first_sync(user)
+            for name in CLUSTER_FABRICS:
+                self._cluster_fabric(kubeconfig, user, create=True, name=name)
+            for name in CLUSTER_FABRICS:
+                self._first_sync(user, name=name)
 
-    def _first_sync(self, user, wait=30):
-        """Once the worker connected the demo-cluster fabric, sync it (if it never was), so its
-        resources are there to browse."""
+    def _first_sync(self, user, wait=30, name=CLUSTER_FABRIC):
+        """Once the worker connected a fabric of the demo cluster, sync it (if it never was), so its
+        resources are there to browse (and the live watch follows it)."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            fabric = HedgehogFabric.objects.get(name=CLUSTER_FABRIC)
+            fabric = HedgehogFabric.objects.get(name=name)
             if fabric.last_sync is not None:
                 return
             if fabric.connection_status == m.CONNECTED:
                 job, _created = request_sync(fabric, user=user, reason="Demo: first sync")
-                self.stdout.write(f"first sync of {CLUSTER_FABRIC} queued as job #{job.pk}")
+                self.stdout.write(f"first sync of {name} queued as job #{job.pk}")
                 return
             time.sleep(0.5)
-        self.stdout.write(f"{CLUSTER_FABRIC} is not connected yet: press Sync on its page once it is")
+        self.stdout.write(f"{name} is not connected yet: press Sync on its page once it is")
 
-    def _cluster_fabric(self, kubeconfig, user, *, create):
+    def _cluster_fabric(self, kubeconfig, user, *, create, name=CLUSTER_FABRIC):
         """The fabric connected to the demo cluster: created, or given a changed kubeconfig.
 
         Either save changes the connection settings, so a connection test is asked for (queued on
         commit; the fabric is testing meanwhile); an unchanged kubeconfig changes nothing.
         """
         with transaction.atomic():
-            fabric = HedgehogFabric.objects.select_for_update().filter(name=CLUSTER_FABRIC).first()
+            description, comments, created_as = CLUSTER_FABRICS[name]
+            fabric = HedgehogFabric.objects.select_for_update().filter(name=name).first()
             if fabric is None:
                 if not create:
                     return
-                fabric = HedgehogFabric(
-                    name=CLUSTER_FABRIC,
-                    description=CLUSTER_FABRIC_DESCRIPTION,
-                    comments=CLUSTER_FABRIC_COMMENTS,
-                )
+                fabric = HedgehogFabric(name=name, description=description, comments=comments)
                 action = "created"
             else:
                 try:
@@ -170,14 +186,13 @@ class Command(BaseCommand):
                 ) from None
             fabric.save()
             if action == "created":
-                start_as(fabric, m.ACTIVE, user=user, reason="Demo: the demo cluster is running")
+                start_as(fabric, created_as, user=user, reason="Demo: the demo cluster is running")
             request_test_after_edit(fabric, user=user)
         queued = (
             " (connection test queued for the RQ worker)" if fabric.connection_status == m.TESTING else ""
         )
         self.stdout.write(
-            f"{action} fabric {CLUSTER_FABRIC}: "
-            f"{fabric.status}/{fabric.connection_status}/{fabric.sync_status}{queued}"
+            f"{action} fabric {name}: {fabric.status}/{fabric.connection_status}/{fabric.sync_status}{queued}"
         )
 
     def _admin(self, username, password):
