@@ -1178,7 +1178,6 @@ def test_python_m_runs_a_standalone_demo_cluster(tmp_path):
 
 
 def test_tests_move_applications_and_agents_as_argo_cd_and_the_switches_would():
-    import time
     from datetime import UTC, datetime, timedelta
 
     from hedgehog_kube_emulator import DemoActivity
