@@ -97,6 +97,8 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
             "next_sync_attempt",
             "auto_reconcile_prune",
             "last_auto_reconcile",
+            "argocd_namespace",
+            "argocd_application",
         )
 
     def search(self, queryset, name, value):
@@ -216,6 +218,7 @@ class HedgehogResourceFilterSet(FabricFilterMixin, NetBoxModelFilterSet):
             "first_seen",
             "last_seen",
             "sync_error",
+            "apply_pending_since",
         )
 
     def search(self, queryset, name, value):

@@ -43,6 +43,9 @@ class HedgehogFabricTable(NetBoxTable):
     sync_error = tables.Column(verbose_name=_("Sync error"))
     comments = columns.MarkdownColumn(verbose_name=_("Comments"))
     tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:hedgehogfabric_list")
+    # Argo CD and switch readiness (docs/argocd.md)
+    switch_readiness = tables.Column(verbose_name=_("Ready"), orderable=False, empty_values=())
+    argocd = tables.Column(verbose_name=_("Argo CD"), orderable=False, empty_values=())
 
     class Meta(NetBoxTable.Meta):
         model = HedgehogFabric
@@ -61,6 +64,8 @@ class HedgehogFabricTable(NetBoxTable):
             "connection_error",
             "last_sync",
             "sync_error",
+            "switch_readiness",
+            "argocd",
             "comments",
             "tags",
             "created",
@@ -77,6 +82,19 @@ class HedgehogFabricTable(NetBoxTable):
             "open_alerts",
             "description",
         )
+
+    def render_switch_readiness(self, record):
+        ready = record.readiness
+        if not ready.total:
+            return "—"
+        color = "green" if ready.applied == ready.total else "yellow"
+        return format_html('<span class="badge text-bg-{}">{}/{}</span>', color, ready.applied, ready.total)
+
+    def render_argocd(self, record):
+        app = record.argocd
+        if app.presence != "found":
+            return app.presence.replace("_", " ")
+        return f"{app.sync_status or '?'}, {app.health_status or '?'}"
 
 
 class StateTransitionTable(NetBoxTable):

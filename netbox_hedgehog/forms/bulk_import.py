@@ -51,7 +51,7 @@ class HedgehogFabricImportForm(NetBoxModelImportForm):
         )
 
     # Left out of a CSV row: the model's default (an update keeps what the fabric has).
-    OPTIONAL = ("kubernetes_namespace", "auto_reconcile", "argocd_namespace")
+    OPTIONAL = ("kubernetes_namespace", "auto_reconcile")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 import strawberry_django
 from netbox.graphql.types import BaseObjectType, NetBoxObjectType, register_type
+from strawberry.scalars import JSON
 
 from .. import models
 from .filters import (
@@ -67,12 +68,6 @@ FABRIC_FIELDS = [
 FABRIC_FIELDS += ["argocd_namespace", "argocd_application", "argocd_status", "switch_readiness"]
 
 
-@strawberry.type
-class MissingCondition:
-    code: str
-    message: str
-
-
 @register_type(models.HedgehogFabric, fields=FABRIC_FIELDS, filters=HedgehogFabricFilter, pagination=True)
 class HedgehogFabricType(NetBoxObjectType):
     state_transitions: list[
@@ -91,9 +86,11 @@ class HedgehogFabricType(NetBoxObjectType):
     def kubeconfig_set(self) -> bool:
         return bool(self.kubeconfig)
 
-    @strawberry_django.field(description="The Argo CD activation conditions that do not hold now")
-    def activation_missing(self) -> list[MissingCondition]:
-        return [MissingCondition(code=code, message=message) for code, message in self.activation_missing]
+    @strawberry_django.field(
+        description="The Argo CD activation conditions that do not hold now: [{code, message}]"
+    )
+    def activation_missing(self) -> JSON:
+        return [{"code": code, "message": message} for code, message in self.activation_missing]
 
 
 @register_type(

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='hedgehogfabric',
             name='argocd_namespace',
-            field=models.CharField(default='argocd', max_length=63),
+            field=models.CharField(blank=True, default='argocd', max_length=63),
         ),
         migrations.AddField(
             model_name='hedgehogfabric',

@@ -265,7 +265,8 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         verbose_name=_("Argo CD namespace"),
         max_length=63,
         default=argo.DEFAULT_NAMESPACE,
-        help_text=_("Namespace of the Argo CD Application that deploys this fabric"),
+        blank=True,
+        help_text=_("Namespace of the Argo CD Application that deploys this fabric; empty for argocd"),
     )
     argocd_application = models.CharField(
         verbose_name=_("Argo CD Application"),
@@ -476,6 +477,11 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         return self.argocd_application or self.name
 
     @property
+    def argocd_application_namespace(self) -> str:
+        """Where that Application is read: the namespace named, else argocd."""
+        return self.argocd_namespace or argo.DEFAULT_NAMESPACE
+
+    @property
     def argocd(self) -> argo.Application:
         return argo.Application.from_dict(self.argocd_status)
 
@@ -487,7 +493,9 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
     def activation_missing(self) -> list[tuple[str, str]]:
         """The Argo CD activation conditions that do not hold now (state/argocd.py), as (code, sentence)."""
         return argo.missing_conditions(
-            self.argocd, self.readiness, where=f"{self.argocd_namespace}/{self.argocd_application_name}"
+            self.argocd,
+            self.readiness,
+            where=f"{self.argocd_application_namespace}/{self.argocd_application_name}",
         )
 
     def get_status_color(self):

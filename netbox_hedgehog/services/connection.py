@@ -143,7 +143,7 @@ def read_application(access, fabric):
     """The fabric's Argo CD Application as the cluster has it (kube/argocd.py), with every secret of
     the fabric removed from what an error says."""
     application = _read_application(
-        access, fabric.argocd_namespace or argocd.argo.DEFAULT_NAMESPACE, fabric.argocd_application_name
+        access, fabric.argocd_application_namespace, fabric.argocd_application_name
     )
     if application.error:
         message = redacted(KubeFailure("unreadable", application.error), fabric).message
@@ -197,13 +197,14 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
             return retry_at
         application = outcome.pop(ARGOCD_READ, None)
         record_success(fabric, outcome, trigger=trigger, job=job)
+        if application is not None:
+            log(f"Argo CD Application {application.namespace}/{application.name}: {_said(application)}")
         log("Connected")
     except InvalidTransition as exc:
         log(f"Result not recorded: {exc.message} (the fabric is {exc.current} now)")
         return None
     if application is not None:
-        argocd.refresh(fabric, application, log=log)
-        log(f"Argo CD Application {application.namespace}/{application.name}: {_said(fabric.argocd)}")
+        argocd.refresh(fabric, application, log=log)  # readiness, switch alerts, the activation rule
     return None
 
 

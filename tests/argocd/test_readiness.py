@@ -229,7 +229,7 @@ def test_graphql_has_the_argocd_fields(lagging, client):
     client.force_login(user)
     query = (
         f"{{ hedgehog_fabric(id: {fabric.pk}) {{ argocd_namespace argocd_status switch_readiness "
-        "activation_missing { code message } } }"
+        "activation_missing } }"
     )
     response = client.post(reverse("graphql"), json.dumps({"query": query}), content_type="application/json")
     body = json.loads(response.content)
@@ -238,3 +238,12 @@ def test_graphql_has_the_argocd_fields(lagging, client):
     assert got["argocd_status"]["sync_status"] == "Synced"
     assert got["switch_readiness"]["applied"] == 5
     assert got["activation_missing"][0]["code"] == "switches_pending"
+
+
+def test_the_fabric_list_can_show_readiness_and_argo_cd(lagging):
+    from netbox_hedgehog.tables import HedgehogFabricTable
+
+    fabric = sync(planned_fabric(lagging))
+    table = HedgehogFabricTable([fabric])
+    assert ">5/6<" in table.render_switch_readiness(fabric)
+    assert table.render_argocd(fabric) == "Synced, Healthy"

@@ -19,6 +19,8 @@ class HedgehogFabricFilterSetTest(TestCase, ChangeLoggedFilterSetTestMixin):
         "cluster_info",
         "sync_summary",
         "open_alerts",
+        "argocd_status",
+        "switch_readiness",
         "kubernetes_token",
         "kubeconfig",
         "kubernetes_ca_cert",
