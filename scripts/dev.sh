@@ -464,7 +464,7 @@ The fabric demo-cluster connects to the demo cluster at https://127.0.0.1:$DEMO_
 in-memory stand-in, an emulated Kubernetes API server seeded with a small Hedgehog fabric: no real
 switches behind it, and its state is lost when it stops.
 The planned fabric gitops-fabric is deployed by that cluster's Argo CD Application
-argocd/gitops-fabric, which completes about ${DEMO_ARGOCD_AFTER:-90} s after the cluster started
+argocd/gitops-fabric, which completes about ${DEMO_ARGOCD_AFTER:-90} s after NetBox first read it
 (leaf-03 applies its configuration then): watch its Argo CD and Switch readiness panels, and Argo CD
 activate it (docs/argocd.md).
 Stop everything with: make down

@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         "--demo-activity",
         type=float,
         metavar="SECONDS",
-        help="the demo's timeline: switches send heartbeats every 15 s, and SECONDS after the start "
-        "the Applications complete (Synced, Healthy, Succeeded) and the switches still applying catch up",
+        help="the demo's timeline: switches send heartbeats every 15 s, and SECONDS after a client first "
+        "reads one of the Applications they complete (Synced, Healthy, Succeeded) and the switches still "
+        "applying catch up",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser

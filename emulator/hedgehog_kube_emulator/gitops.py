@@ -104,9 +104,9 @@ def applied_status(generation: int, at: datetime | None = None) -> dict[str, Any
 
 class DemoActivity:
     """The demo cluster's timeline, in a thread: every switch sends a heartbeat every
-    ``heartbeat_every`` seconds, and ``argocd_sync_after`` seconds after the start Argo CD finishes
-    deploying the Application(s) given (Synced, Healthy, Succeeded) while the switches still applying
-    catch up to their generation."""
+    ``heartbeat_every`` seconds, and ``argocd_sync_after`` seconds after a client first reads one of
+    the Applications given (at once when none is given), Argo CD finishes deploying them (Synced,
+    Healthy, Succeeded) while the switches still applying catch up to their generation."""
 
     def __init__(
         self,
@@ -133,13 +133,26 @@ class DemoActivity:
         self.stopping.set()
         self.thread.join(5)
 
+    def _read(self) -> bool:
+        """Whether a client has read one of the Applications (a GET of it) yet."""
+        paths = {
+            f"/apis/{ARGO_GROUP}/{ARGO_VERSION}/namespaces/{ns}/{APPLICATIONS}/{name}"
+            for ns, name in self.applications
+        }
+        return any(r.method == "GET" and r.path in paths for r in self.cluster.requests)
+
     def _run(self) -> None:
-        started = time.monotonic()
+        # The countdown starts when a client (NetBox) first reads an Application, so that a newcomer
+        # sees the deployment in progress however long the setup took; without Applications, at once.
+        started = None if self.applications else time.monotonic()
         synced = self.argocd_sync_after is None
-        next_heartbeat = started
+        next_heartbeat = time.monotonic()
         while not self.stopping.is_set():
             now = time.monotonic()
-            if not synced and now - started >= (self.argocd_sync_after or 0):
+            if started is None and not synced and self._read():
+                started = now
+                self.log(f"an Application was read: the deployment completes in {self.argocd_sync_after:g} s")
+            if not synced and started is not None and now - started >= (self.argocd_sync_after or 0):
                 self.complete_deployment()
                 synced = True
             if now >= next_heartbeat:

@@ -3,7 +3,8 @@
 # its state is lost when it stops. Sourced by scripts/dev.sh cmd_up (ROOT, DEV, VENV, NUM, running,
 # log, die are set); `make down` stops it through its pid file like NetBox and the worker.
 #   DEMO_CLUSTER_PORT   port (default derived from the checkout's path, like PostgreSQL's and Redis's)
-#   DEMO_ARGOCD_AFTER   seconds after its start when the demo's Argo CD deployment completes (90)
+#   DEMO_ARGOCD_AFTER   seconds after NetBox first reads an Application when the demo's Argo CD
+#                       deployment completes (90)
 # Its kubeconfig (server URL, CA, a bearer token new at every start) is written to
 # .dev/demo-kubeconfig.yaml. When the cluster is (re)started and the demo-cluster and gitops-fabric
 # fabrics exist, they are given the new kubeconfig (a connection test follows); `make demo` creates them.
@@ -26,7 +27,7 @@ start_demo_cluster() {
   log "starting the demo cluster (emulated Kubernetes API, in memory) on https://127.0.0.1:$DEMO_CLUSTER_PORT"
   rm -f "$DEMO_KUBECONFIG" "$DEMO_KUBECONFIG.ca.crt"
   # With Argo CD: the Applications of the two demo fabrics start deploying and complete (Synced,
-  # Healthy, Succeeded) DEMO_ARGOCD_AFTER seconds after the start, when leaf-03 also applies its
+  # Healthy, Succeeded) DEMO_ARGOCD_AFTER seconds after NetBox first reads one, when leaf-03 also applies its
   # generation; every switch sends a heartbeat every 15 s (docs/argocd.md).
   start_bg cluster "$VENV/bin/python" -m hedgehog_kube_emulator --host 127.0.0.1 \
     --port "$DEMO_CLUSTER_PORT" --seed demo --kubeconfig "$DEMO_KUBECONFIG" \

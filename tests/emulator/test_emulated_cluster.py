@@ -1202,7 +1202,8 @@ def test_tests_move_applications_and_agents_as_argo_cd_and_the_switches_would():
         assert (behind["metadata"]["generation"], behind["status"]["lastAppliedGen"]) == (8, 7)
         stopped = cluster.agent_heartbeat("leaf-02", at=datetime(2026, 1, 1, tzinfo=UTC))
         assert stopped["status"]["lastHeartbeat"] == "2026-01-01T00:00:00Z"
-        # the demo's timeline: heartbeats at once, the deployment completed after the delay
+        # the demo's timeline: heartbeats at once, the deployment completed once the delay has
+        # passed since a client first read the Application (not before it is read)
         cluster.agent_new_generation("leaf-03")
         cluster.set_application("gitops", phase="Running", sync="OutOfSync")
         activity = DemoActivity(
@@ -1210,6 +1211,13 @@ def test_tests_move_applications_and_agents_as_argo_cd_and_the_switches_would():
         )
         activity.start()
         try:
+            time.sleep(1.5)
+            app = cluster.get_object("argoproj.io", "v1alpha1", "applications", "gitops", "argocd")
+            assert app["status"]["sync"]["status"] == "OutOfSync"  # nobody read it yet
+            with make_api(cluster) as api:
+                client.CustomObjectsApi(api).get_namespaced_custom_object(
+                    "argoproj.io", "v1alpha1", "argocd", "applications", "gitops"
+                )
             deadline = datetime.now(UTC) + timedelta(seconds=10)
             while datetime.now(UTC) < deadline:
                 app = cluster.get_object("argoproj.io", "v1alpha1", "applications", "gitops", "argocd")

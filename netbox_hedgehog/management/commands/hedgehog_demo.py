@@ -59,13 +59,13 @@ CLUSTER_FABRIC_COMMENTS = (
     "fabric. No real switches; its state is lost when it stops (`make down`)."
 )
 # A planned fabric on the same demo cluster, deployed by the demo's Argo CD Application
-# argocd/gitops-fabric: the cluster completes that deployment about 90 s after it starts (and
+# argocd/gitops-fabric: the cluster completes that deployment about 90 s after NetBox first reads it (and
 # leaf-03 catches up), and Argo CD's rule activates the fabric (docs/argocd.md).
 GITOPS_FABRIC = "gitops-fabric"
 GITOPS_FABRIC_DESCRIPTION = "Planned; Argo CD activates it once its deployment completes"
 GITOPS_FABRIC_COMMENTS = (
     "Deployed by the Argo CD Application argocd/gitops-fabric of the demo cluster, which completes "
-    "(Synced, Healthy, Succeeded) about 90 s after the cluster starts while leaf-03 applies its "
+    "(Synced, Healthy, Succeeded) about 90 s after NetBox first read it, while leaf-03 applies its "
     "generation: watch the Argo CD and Switch readiness panels, then the history (trigger Argo CD)."
 )
 # name -> (description, comments, created as)
