@@ -37,7 +37,7 @@ INITIAL = {STATUS: PLANNED, CONNECTION: UNKNOWN, SYNC: NEVER_SYNCED}
 
 TRANSITIONS = {
     STATUS: {
-        PLANNED: (ACTIVE,),  # fabric deployment complete
+        PLANNED: (ACTIVE,),  # fabric deployment complete (a person, or Argo CD: state/argocd.py)
         ACTIVE: (MAINTENANCE, DECOMMISSIONED),  # planned maintenance / permanent shutdown
         MAINTENANCE: (ACTIVE, DECOMMISSIONED),  # maintenance complete / shutdown during maintenance
         DECOMMISSIONED: (),
