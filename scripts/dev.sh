@@ -8,6 +8,9 @@
 #   bench   setup, then the benchmarks (results in bench/)
 #   config  the NetBox configuration and the secret files under .dev/ only
 #   fuzz    setup, then schemathesis against the plugin's REST API in a fresh database (see fuzz/)
+#   netbox-core record|verify   NetBox's own migrations run into a fresh database (minutes), then
+#           record: written to scripts/netbox-core/ (after a change of NETBOX_VERSION);
+#           verify: compared with the recorded database; fails and shows the differences
 # Everything mutable lives under .dev/ (git-ignored); PostgreSQL's data lives under /var/tmp, keyed
 # by the checkout's path, because the postgres user may not be able to enter the checkout.
 set -euo pipefail
@@ -30,6 +33,9 @@ PGSOCK="$STATE/sock"
 CACHE=${HEDGEHOG_CACHE:-/var/tmp/netbox-hedgehog-cache}
 UV_VERSION=0.13.9
 PGBIN=/usr/lib/postgresql/15/bin
+# NetBox's core database (its own migrations applied, no plugin), recorded in the repository for
+# NETBOX_VERSION: scripts/netbox_core.py says how and why.
+RECORDED_CORE="$ROOT/scripts/netbox-core/netbox-$NETBOX_VERSION.sql.gz"
 
 # Every log line starts a step and says when, in seconds since the command started; a summary of
 # the steps' durations ends the command (also when it fails). Steps are timed in this shell only: a
@@ -280,10 +286,11 @@ nb() { (source "$DEV/env" && netbox "$@"); }
 
 db_exists() { [ "$(psql_admin -c "select 1 from pg_database where datname='$1'")" = 1 ]; }
 
-# NetBox's own ~340 migrations take minutes; they run once per NetBox version, Python version and
-# machine, and every later database (the instance's, the test database) starts from a dump of their
-# result. The plugin's migrations take another 30 s: the instance's database, just migrated, is kept
-# as a second dump (MIGRATED_DUMP, named by the migrations' content), from which a new checkout's
+# NetBox's own ~340 migrations take 5 to 15 minutes of CPU: every database (the instance's, the test
+# database) starts from their result, recorded in the repository for NETBOX_VERSION (RECORDED_CORE),
+# or, for a version not recorded, made once per machine and kept as a dump in the cache (CORE_DUMP).
+# The plugin's migrations take another 30 s: the instance's database, just migrated, is kept as a
+# second dump (MIGRATED_DUMP, named by the migrations' content), from which a new checkout's
 # databases start with nothing left to migrate.
 restore_dump() {
   local db=$1 dump=$2
@@ -291,7 +298,27 @@ restore_dump() {
   # read by this shell: the postgres user need not reach HEDGEHOG_CACHE
   pg "$PGBIN/pg_restore" -h "$PGSOCK" -p "$PG_PORT" -U postgres --no-owner --role=netbox -d "$db" < "$dump"
 }
-restore_core() { restore_dump "$1" "$CORE_DUMP"; }
+restore_core() {
+  if [ -f "$RECORDED_CORE" ]; then restore_recorded "$1"; else restore_dump "$1" "$CORE_DUMP"; fi
+}
+# restore_recorded DB: DB created from the recorded core database (a plain SQL dump), as role netbox
+restore_recorded() {
+  psql_admin -c "create database $1 owner netbox"
+  gzip -dc "$RECORDED_CORE" | pg "$PGBIN/psql" -h "$PGSOCK" -p "$PG_PORT" -U netbox -d "$1" -X -q \
+    -v ON_ERROR_STOP=1 --single-transaction >/dev/null
+}
+
+# migrate_core DB: DB created afresh and migrated by NetBox's own migrations, without the plugin
+migrate_core() {
+  db_exists "$1" && psql_admin -c "drop database $1 with (force)"
+  psql_admin -c "create database $1 owner netbox"
+  (source "$DEV/env" && HEDGEHOG_DB_NAME=$1 HEDGEHOG_NO_PLUGIN=1 netbox migrate --no-input -v 0)
+}
+
+# plain_dump DB FILE: DB as plain SQL (what is recorded and what fingerprints compare)
+plain_dump() {
+  pg "$PGBIN/pg_dump" -h "$PGSOCK" -p "$PG_PORT" -U postgres --no-owner --no-privileges "$1" > "$2"
+}
 
 # save_dump DB FILE: DB dumped into FILE (written aside, then renamed: a checkout beside this one
 # never reads half a dump)
@@ -312,13 +339,12 @@ set_migrated_dump() {
 }
 
 ensure_core_dump() {
-  [ -f "$CORE_DUMP" ] && return
-  log "running NetBox's own migrations once (a few minutes; cached in $KEYED)"
-  db_exists netbox_core && psql_admin -c "drop database netbox_core with (force)"
-  psql_admin -c "create database netbox_core owner netbox"
-  (source "$DEV/env" && HEDGEHOG_DB_NAME=netbox_core HEDGEHOG_NO_PLUGIN=1 netbox migrate --no-input -v 0)
+  if [ -f "$RECORDED_CORE" ] || [ -f "$CORE_DUMP" ]; then return; fi
+  log "running NetBox's own migrations once (NetBox $NETBOX_VERSION's database is not recorded in scripts/netbox-core/; 5-15 minutes; cached in $KEYED)"
+  migrate_core netbox_core
   save_dump netbox_core "$CORE_DUMP"
   psql_admin -c "drop database netbox_core"
+  note "record it for every checkout: scripts/dev.sh netbox-core record (then commit $RECORDED_CORE)"
 }
 
 plugin_migrated() {
@@ -339,7 +365,7 @@ ensure_databases() {
       restore_dump netbox "$MIGRATED_DUMP"
       echo "$NETBOX_VERSION" > "$DEV/netbox.migrated"
     else
-      log "creating the NetBox database"
+      log "creating the NetBox database from $([ -f "$RECORDED_CORE" ] && echo "NetBox's recorded core database" || echo "the core dump")"
       restore_core netbox
       fresh=1
     fi
@@ -372,14 +398,54 @@ ensure_databases() {
   fi
 }
 
-cmd_setup() {
+# Everything but the databases: packages, venv, configuration, PostgreSQL and Redis running.
+prepare() {
   ensure_packages
   ensure_venv
   ensure_config
   start_postgres
   start_redis
+}
+
+cmd_setup() {
+  prepare
   ensure_databases
   note "environment ready: source .dev/env to use 'netbox <command>'"
+}
+
+# compare_core A B: the fingerprints of databases A and B (scripts/netbox_core.py) compared; fails
+# and prints their differences when they differ.
+compare_core() {
+  local dir="$DEV/netbox-core"
+  mkdir -p "$dir"
+  plain_dump "$1" "$dir/$1.sql"
+  plain_dump "$2" "$dir/$2.sql"
+  "$VENV/bin/python" "$ROOT/scripts/netbox_core.py" compare "$dir/$1.sql" "$dir/$2.sql"
+}
+
+cmd_netbox_core() {
+  case "${1:-}" in record|verify) ;; *) die "usage: $0 netbox-core record|verify" ;; esac
+  prepare
+  log "running NetBox $NETBOX_VERSION's own migrations into a fresh database (5-15 minutes)"
+  migrate_core netbox_core_migrated
+  if [ "$1" = record ]; then
+    log "recording it in $RECORDED_CORE"
+    mkdir -p "$(dirname "$RECORDED_CORE")"
+    plain_dump netbox_core_migrated "$DEV/netbox-core.sql"
+    "$VENV/bin/python" "$ROOT/scripts/netbox_core.py" clean < "$DEV/netbox-core.sql" | gzip -9n > "$RECORDED_CORE.tmp"
+    mv "$RECORDED_CORE.tmp" "$RECORDED_CORE"
+    rm -f "$DEV/netbox-core.sql"
+  fi
+  log "comparing the migrated database with the recorded one, restored"
+  db_exists netbox_core_recorded && psql_admin -c "drop database netbox_core_recorded with (force)"
+  [ -f "$RECORDED_CORE" ] || die "no recorded database $RECORDED_CORE: scripts/dev.sh netbox-core record"
+  restore_recorded netbox_core_recorded
+  compare_core netbox_core_recorded netbox_core_migrated \
+    || die "NetBox's migrations give another database than $RECORDED_CORE (differences above; dumps in .dev/netbox-core/)"
+  psql_admin -c "drop database netbox_core_migrated"
+  psql_admin -c "drop database netbox_core_recorded"
+  rm -rf "$DEV/netbox-core"
+  note "NetBox's migrations give the recorded database"
 }
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -473,7 +539,7 @@ MSG
 
 cmd_lint() {
   log "lint (ruff)"
-  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench fuzz && ruff format --check netbox_hedgehog emulator tests bench fuzz)
+  (source "$DEV/env" && cd "$ROOT" && ruff check netbox_hedgehog emulator tests bench fuzz scripts && ruff format --check netbox_hedgehog emulator tests bench fuzz scripts)
   log "import contracts (one-way dependencies, see docs/architecture.md)"
   (source "$DEV/env" && cd "$ROOT" && lint-imports --no-cache)
 }
@@ -528,6 +594,7 @@ cmd_fuzz() {
 
 case "${1:-}" in
   setup|up|down|demo|test|bench|fuzz|lint) c=$1; shift; "cmd_$c" "$@" ;;
+  netbox-core) shift; cmd_netbox_core "$@" ;;
   config) mkdir -p "$DEV"; ensure_config ;;  # the configuration and secret files only (needs the venv)
-  *) die "usage: $0 setup|up|down|demo|test|bench|fuzz|lint|config" ;;
+  *) die "usage: $0 setup|up|down|demo|test|bench|fuzz|lint|netbox-core|config" ;;
 esac
