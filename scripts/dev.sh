@@ -398,11 +398,39 @@ ensure_databases() {
   fi
 }
 
+# A venv just installed holds no bytecode: every process would compile the ~2,300 modules a NetBox
+# start imports (~4 s of CPU), the processes `make up` starts at once each the same modules, and
+# under PYTHONDONTWRITEBYTECODE=1 (which stops writing bytecode, not reading it) every process of
+# every command again. One process imports them once, writing their bytecode (what uv's
+# --compile-bytecode does for all 9,000 modules of the venv, in a fraction of the time): Django set
+# up, the URL configuration (every view, the REST API, the GraphQL schema), the commands that
+# `make up` and `make demo` run, and the plugin's modules that talk to Kubernetes.
+ensure_bytecode() {
+  local stamp="$VENV/.hedgehog-bytecode-stamp" want
+  want=$(cat "$VENV/.hedgehog-stamp")
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  log "compiling the bytecode of what NetBox imports"
+  (source "$DEV/env" && env -u PYTHONDONTWRITEBYTECODE python -c '
+import django
+django.setup()
+from django.core.management import load_command_class
+from django.urls import get_resolver
+get_resolver().url_patterns
+for app, name in [("django.contrib.staticfiles", "runserver"), ("django_rq", "rqworker"), ("django.core", "migrate"),
+                  ("netbox_hedgehog", "hedgehog_watch"), ("netbox_hedgehog", "hedgehog_demo"),
+                  ("netbox_hedgehog", "hedgehog_install_scripts")]:
+    load_command_class(app, name)
+import netbox_hedgehog.kube.client, netbox_hedgehog.services.reconcile, netbox_hedgehog.services.sync, rq.worker
+')
+  echo "$want" > "$stamp"
+}
+
 # Everything but the databases: packages, venv, configuration, PostgreSQL and Redis running.
 prepare() {
   ensure_packages
   ensure_venv
   ensure_config
+  ensure_bytecode
   start_postgres
   start_redis
 }
@@ -461,16 +489,12 @@ start_bg() {
   echo $! > "$DEV/run/$name.pid"
 }
 
-cmd_up() {
+# start_all: setup, then NetBox, the worker and scripts/up.d/*.sh started (not waited for). No static
+# files are collected: `runserver --insecure` serves them from the installed packages (Django's
+# staticfiles finders), and NetBox would collect them into NETBOX_ROOT/static (/opt/netbox/static by
+# default, whatever the configuration says), a directory every checkout of the machine shares.
+start_all() {
   cmd_setup
-  local static; static=$( (echo "$NETBOX_VERSION"; cd "$ROOT" && find netbox_hedgehog -path '*/static/*' -type f \
-    -print0 | sort -z | xargs -0r sha1sum) | sha1sum | cut -c1-16)
-  # NetBox collects into its own package directory (in the venv): the stamp lives there too.
-  if [ "$(cat "$VENV/.hedgehog-static-stamp" 2>/dev/null)" != "$static" ]; then
-    log "collecting static files"
-    (source "$DEV/env" && netbox collectstatic --no-input -v 0)
-    echo "$static" > "$VENV/.hedgehog-static-stamp"
-  fi
   if ! running "$DEV/run/netbox.pid"; then
     log "starting NetBox on http://127.0.0.1:$NETBOX_PORT"
     (source "$DEV/env"; start_bg netbox netbox runserver --noreload --insecure "127.0.0.1:$NETBOX_PORT")
@@ -480,6 +504,9 @@ cmd_up() {
     (source "$DEV/env"; start_bg worker netbox rqworker high default low)
   fi
   for extra in "$ROOT"/scripts/up.d/*.sh; do [ -f "$extra" ] && source "$extra"; done
+}
+
+wait_for_netbox() {
   log "waiting for NetBox to answer"
   for _ in $(seq 120); do
     curl -fsS -o /dev/null "http://127.0.0.1:$NETBOX_PORT/login/" 2>/dev/null && return
@@ -512,12 +539,25 @@ cmd_down() {
   note "stopped"
 }
 
+cmd_up() {
+  start_all
+  wait_for_netbox
+}
+
+# The demo's data is made while NetBox starts (the commands need the database and the worker, not
+# the server). The scripts are installed meanwhile: hedgehog_demo spends most of its time waiting
+# for the worker to connect the demo-cluster fabric. hedgehog_demo with --cluster-kubeconfig hands
+# a restarted demo cluster's kubeconfig to that fabric itself (DEMO_CONFIGURES_CLUSTER: up.d's
+# cluster.sh does not).
 cmd_demo() {
-  cmd_up
-  log "creating the admin user, its API token and the example fabrics"
+  DEMO_CONFIGURES_CLUSTER=1
+  start_all
+  log "creating the admin user, its API token and the example fabrics; installing the plugin's scripts"
+  nb hedgehog_install_scripts &
+  local scripts=$!
   nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
-  log "installing the plugin's scripts"
-  nb hedgehog_install_scripts
+  wait "$scripts" || die "netbox hedgehog_install_scripts failed"
+  wait_for_netbox
   note "demo ready"
   cat <<MSG
 

@@ -45,8 +45,9 @@ start_demo_cluster() {
     die "the demo cluster did not start on port $DEMO_CLUSTER_PORT (DEMO_CLUSTER_PORT=... picks another): see .dev/log/cluster.log"
   fi
   fix_secret_modes  # the kubeconfig holds the demo cluster's token
-  # A new cluster has a new CA and token: give them to the demo-cluster fabric if there is one.
-  nb hedgehog_demo --cluster-kubeconfig "$DEMO_KUBECONFIG" --cluster-only
+  # A new cluster has a new CA and token: give them to the demo-cluster fabric if there is one
+  # (`make demo` runs hedgehog_demo with the kubeconfig next, which does it: DEMO_CONFIGURES_CLUSTER).
+  [ -n "${DEMO_CONFIGURES_CLUSTER:-}" ] || nb hedgehog_demo --cluster-kubeconfig "$DEMO_KUBECONFIG" --cluster-only
 }
 
 start_demo_cluster
