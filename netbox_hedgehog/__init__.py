@@ -28,10 +28,12 @@ class HedgehogConfig(PluginConfig):
         # Kubernetes client timeouts, in seconds: connecting, and a whole request.
         "connect_timeout": 5,
         "request_timeout": 10,
-        # Health checks of connected fabrics (minutes between rounds) and how many fabrics a round
-        # tests at once.
+        # Health checks of connected fabrics (minutes between rounds), how many fabrics one job
+        # (the round, or one of its batches) tests at once, and how many fabrics a batch holds: a
+        # round with more due fabrics queues the other batches for any worker to take.
         "health_check_interval": 5,
         "health_check_workers": 64,
+        "health_check_batch_size": 250,
         # Retries of failed connections: base * factor ** (attempts - 1), at most max, in seconds,
         # spread by +/- jitter (a fraction).
         "retry_backoff_base": 10,

@@ -24,7 +24,7 @@ from netbox.jobs import JobRunner, system_job
 from netbox.registry import registry
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import JobStatus
+from rq.job import JobStatus, get_current_job
 from rq.registry import ScheduledJobRegistry
 from rq.worker import Worker
 
@@ -727,7 +727,13 @@ def keep_schedules(*, exclude=None, log=None) -> list[str]:
 @system_job(interval=settings.get("health_check_interval"))
 class FabricHealthCheckJob(PeriodicJob):
     """Every health_check_interval minutes: reap stale tests and syncs, test connected fabrics, retry
-    failed ones, and keep the periodic syncs of fabrics with a sync interval scheduled."""
+    failed ones, and keep the periodic syncs of fabrics with a sync interval scheduled.
+
+    The due fabrics are dealt into batches of at most health_check_batch_size
+    (connection.deal): the round queues a HealthCheckBatchJob for every batch but the first, which
+    any worker takes, and tests the first itself. With several workers a round over thousands of
+    fabrics, hundreds of them silent, is tested by all of them at once.
+    """
 
     class Meta:
         name = "Hedgehog fabric health check"
@@ -736,7 +742,15 @@ class FabricHealthCheckJob(PeriodicJob):
         log = self.logger.info
         reaped = []
         reap_stale_tests(job=self.job, log=log)
-        summary = connection.health_check_round(job=self.job, log=log)
+        lost = forget_lost_batches()
+        due = list(connection.due_for_health_check().order_by("pk").values_list("pk", flat=True))
+        batches = connection.deal(due, settings.get("health_check_batch_size"))
+        queued = [
+            HealthCheckBatchJob.enqueue(fabric_ids=batch, round_job=self.job.pk).pk for batch in batches[1:]
+        ]
+        if queued:
+            log(f"{len(due)} fabrics due: {len(batches)} batches, {len(queued)} queued for any worker")
+        summary = connection.health_check_batch(batches[0] if batches else [], job=self.job, log=log)
         sync.reap_stale_syncs(job=self.job, log=log, reaped=reaped, lost=lost_syncs())
         for fabric in reaped:
             mark_errored(
@@ -745,9 +759,50 @@ class FabricHealthCheckJob(PeriodicJob):
             )
             if fabric.next_sync_attempt:
                 schedule_sync_retry(fabric, fabric.next_sync_attempt)
+        summary["due"] = len(due)
+        summary["batches_queued"] = queued
+        if lost:
+            summary["lost_batches"] = lost
         summary["reaped_syncs"] = len(reaped)
         summary["scheduled_syncs"] = keep_periodic_syncs(log=log)
         self.job.data = summary
+
+
+class HealthCheckBatchJob(JobRunner):
+    """One batch of a health round (FabricHealthCheckJob): the fabrics it names, tested as the round
+    tests its own (connection.health_check_batch), each transition naming this job. A batch that a
+    newer round overtook (the workers were busy for a whole interval) does nothing: that round has
+    the same fabrics in its batches."""
+
+    class Meta:
+        name = "Hedgehog health check batch"
+
+    def run(self, *args, fabric_ids=(), round_job=None, **kwargs):
+        log = self.logger.info
+        current = get_current_job()
+        self.job.data = {
+            "round": round_job,
+            "worker": current.worker_name if current else "",
+            "fabrics": len(fabric_ids),
+        }
+        newer = FabricHealthCheckJob.get_jobs().filter(pk__gt=round_job or 0, started__isnull=False)
+        if round_job and newer.exists():
+            log(f"Skipped: a newer health round (job #{newer.order_by('pk').first().pk}) has these fabrics")
+            self.job.data["overtaken"] = True
+            return
+        self.job.data.update(connection.health_check_batch(fabric_ids, job=self.job, log=log))
+
+
+def forget_lost_batches() -> list[int]:
+    """Health round batches marked pending or running that no worker has (a worker killed mid-batch,
+    an emptied queue) are marked errored (their fabrics, left testing, are the reaper's); their pks."""
+    lost = [
+        row.pk
+        for row in HealthCheckBatchJob.get_jobs().filter(status__in=ACTIVE)
+        if not FabricJob.is_alive(row)
+    ]
+    mark_errored(lost, LOST_JOB_ERROR)
+    return lost
 
 
 # --- alerts: resolving by hand runs the alert's follow-up -------------------------------------------

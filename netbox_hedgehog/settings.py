@@ -54,7 +54,13 @@ def _positive_number(name):
 
 def validate():
     """Raise ValueError naming the first bad setting; called from the app's ready()."""
-    for name in ("history_page_size", "health_check_interval", "health_check_workers", "sync_page_size"):
+    for name in (
+        "history_page_size",
+        "health_check_interval",
+        "health_check_workers",
+        "health_check_batch_size",
+        "sync_page_size",
+    ):
         _positive_int(name)
     for name in (
         "connect_timeout",

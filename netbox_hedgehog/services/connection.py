@@ -8,7 +8,8 @@ enqueues, finds or cancels a job: the JobRunners (jobs.py) do, with what these f
 """
 
 import random
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import timedelta
 
@@ -281,41 +282,98 @@ def reap_stale_tests(*, job=None, log=None, reaped: list | None = None) -> int:
     return count
 
 
-def health_check_round(*, job=None, log=None):
-    """Test every connected fabric and retry every failed one whose next attempt is due.
-    (Reaping stale tests comes first: see jobs.FabricHealthCheckJob.)
-
-    Fabrics in maintenance or decommissioned are skipped. The cluster calls run concurrently in
-    a bounded pool, so a round over many fabrics, some of them hanging, takes about one timeout.
-    """
-    log = log or (lambda message: None)
-    now = timezone.now()
-    due = HedgehogFabric.objects.filter(status__in=TESTED_WHEN).filter(
+def due_for_health_check(now=None):
+    """The fabrics a health round tests: every connected one, and every failed one whose next attempt
+    is due; never one in maintenance or decommissioned, never one testing (its test is running)."""
+    now = now or timezone.now()
+    return HedgehogFabric.objects.filter(status__in=TESTED_WHEN).filter(
         Q(connection_status=m.CONNECTED) | Q(connection_status=m.FAILED, next_connection_attempt__lte=now)
     )
-    fabrics = []
-    for fabric in due:
-        trigger = (
-            TriggerChoices.HEALTH_CHECK if fabric.connection_status == m.CONNECTED else TriggerChoices.RETRY
-        )
-        try:
-            begin(fabric, trigger=trigger, job=job)
-        except InvalidTransition:
-            continue
-        fabrics.append((fabric, trigger))
-    if not fabrics:
+
+
+def deal(pks, size: int) -> list[list[int]]:
+    """The due fabrics dealt into batches of at most `size`, like cards (the first to the first
+    batch, the second to the second...): fabrics created together, often on one site and silent
+    together, are spread over all the batches instead of filling one."""
+    pks = list(pks)
+    count = -(-len(pks) // size) if pks else 0
+    return [pks[i::count] for i in range(count)]
+
+
+def health_check_round(*, job=None, log=None):
+    """Test every due fabric in this process (`due_for_health_check`): a round with one batch.
+    (Reaping stale tests comes first: see jobs.FabricHealthCheckJob, which also spreads a large
+    round over the workers in batches.)"""
+    return health_check_batch(None, job=job, log=log)
+
+
+def health_check_batch(pks, *, job=None, log=None):
+    """Test the due fabrics among `pks` (all due fabrics when None) and return a summary.
+
+    Each is claimed first (connected or failed -> testing, trigger health_check or retry, naming
+    `job`): one already testing (a manual test, another batch, a batch of the previous round) is
+    skipped, never tested twice at once; the transition refuses it. The cluster calls run
+    concurrently in a bounded pool (`health_check_workers`) and each result is recorded as soon as
+    it comes, while the slow ones are still waiting: a batch with hanging fabrics among many
+    answering ones takes about one timeout. A result is discarded when the reaper failed the
+    fabric's test while it ran (as a connection test's is).
+    """
+    log = log or (lambda message: None)
+    due = due_for_health_check()
+    if pks is not None:
+        due = due.filter(pk__in=list(pks))
+    summary = {"connected": 0, "failed": 0}
+    skipped = discarded = 0
+    pending = {}
+    workers = settings.get("health_check_workers")
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hedgehog-health") as pool:
+        for fabric in due.order_by("pk"):
+            trigger = (
+                TriggerChoices.HEALTH_CHECK
+                if fabric.connection_status == m.CONNECTED
+                else TriggerChoices.RETRY
+            )
+            try:
+                # not begin(): a fabric found testing meanwhile must be refused, not joined
+                transition(fabric, m.CONNECTION, m.TESTING, trigger=trigger, job=job)
+            except InvalidTransition:
+                skipped += 1
+                continue
+            began = (fabric.connection_status_changed, time.monotonic())
+            pending[pool.submit(check, fabric)] = (fabric, trigger, began)
+            done, _ = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
+            discarded += _record(done, pending, summary, job, log)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            discarded += _record(done, pending, summary, job, log)
+    if skipped:
+        summary["skipped"] = skipped
+    if discarded:
+        summary["discarded"] = discarded
+    if not sum(summary.values()):
         log("No fabric to check")
         return {}
-    workers = min(settings.get("health_check_workers"), len(fabrics))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hedgehog-health") as pool:
-        outcomes = list(pool.map(lambda item: check(item[0]), fabrics))
-    summary = {"connected": 0, "failed": 0}
-    for (fabric, trigger), outcome in zip(fabrics, outcomes, strict=True):
+    return summary
+
+
+def _record(done, pending, summary, job, log) -> int:
+    """Record the finished checks (removed from `pending`); returns how many were discarded."""
+    discarded = 0
+    for future in sorted(done, key=lambda f: pending[f][0].pk):
+        fabric, trigger, (began, started) = pending.pop(future)
+        outcome = future.result()
+        # The reaper fails tests older than stale_test_after: a younger one needs no look (half of
+        # it: the database's clock and this one may differ a little).
+        young = time.monotonic() - started < settings.get("stale_test_after") / 2
+        if not young and reaped_since(fabric, began):
+            log(f"{fabric}: result discarded, the reaper declared its test interrupted while it ran")
+            discarded += 1
+            continue
         finish(fabric, outcome, trigger=trigger, job=job)
         ok = not isinstance(outcome, KubeFailure)
         summary["connected" if ok else "failed"] += 1
         log(f"{fabric}: {'connected' if ok else f'failed [{outcome.code}] {outcome.message}'}")
-    return summary
+    return discarded
 
 
 def forget_credentials(fabric):
