@@ -19,6 +19,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3, help="measurements (rounds); the best is kept")
     parser.add_argument("--fleet", type=int, default=200, help="fabrics in the health-check round")
     parser.add_argument("--fleet-hanging", type=int, default=40, help="of which behind a black hole")
+    parser.add_argument(
+        "--workers-fleet", type=int, default=2000, help="fabrics in the round spread over workers"
+    )
+    parser.add_argument("--workers-silent", type=int, default=400, help="of which silent")
+    parser.add_argument("--worker-counts", default="1,2,4", help="RQ workers per measured round")
     parser.add_argument("--sync-objects", type=int, default=10_000, help="resources in the sync benchmark")
     parser.add_argument(
         "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
@@ -31,18 +36,30 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the REST clients run")
     parser.add_argument(
         "--only",
-        choices=("transitions", "fleet", "sync", "bulk_delete", "concurrency", "freshness", "lists"),
+        choices=(
+            "transitions",
+            "fleet",
+            "fleet_workers",
+            "sync",
+            "bulk_delete",
+            "concurrency",
+            "freshness",
+            "lists",
+        ),
         help="one benchmark",
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results.json"))
     args = parser.parse_args(argv)
 
     django.setup()
-    from . import bulk_delete, concurrency, fleet, freshness, lists, sync, transitions
+    from . import bulk_delete, concurrency, fleet, fleet_workers, freshness, lists, sync, transitions
 
     benchmarks = {
         "transitions": lambda: transitions.run(args.transitions, args.repeat),
         "fleet": lambda: fleet.run(args.fleet, args.fleet_hanging, args.repeat),
+        "fleet_workers": lambda: fleet_workers.run(
+            args.workers_fleet, args.workers_silent, tuple(int(n) for n in args.worker_counts.split(","))
+        ),
         "sync": lambda: sync.run(args.sync_objects, args.sync_large),
         "bulk_delete": lambda: bulk_delete.run(args.bulk_delete),
         "concurrency": lambda: concurrency.run(args.clients, args.seconds),

@@ -44,7 +44,7 @@ Hedgehog's mutating and validating webhooks, and fault injection.
 Where to find what
 ------------------
 ``server``      ``EmulatedCluster`` (the thread, the loop, the test-facing API), ``BlackHole``,
-                ``closed_port_url``
+                ``NeverAccepting``, ``closed_port_url``
 ``dispatch``    ``HedgehogEmulator``: the HTTP entry, routing and the verbs (get, create, PUT,
                 patch, delete, deletecollection, dry run), kmock DSL reactions
 ``request``     the API path, the verb, headers and body of a request
@@ -83,7 +83,7 @@ everything is in memory and lost on stop.
 from .catalogue import ARGOCD_RESOURCES, HEDGEHOG_GROUPS, HEDGEHOG_RESOURCES, ResourceType, demo_fabric_yaml
 from .dispatch import HedgehogEmulator, RequestRecord
 from .gitops import DemoActivity, application, application_status
-from .server import BlackHole, EmulatedCluster, closed_port_url
+from .server import BlackHole, EmulatedCluster, NeverAccepting, closed_port_url
 
 __all__ = [
     "ARGOCD_RESOURCES",
@@ -93,6 +93,7 @@ __all__ = [
     "DemoActivity",
     "EmulatedCluster",
     "HedgehogEmulator",
+    "NeverAccepting",
     "RequestRecord",
     "ResourceType",
     "application",

@@ -576,6 +576,11 @@ class EmulatedCluster:
         return BlackHole(host).start()
 
     @staticmethod
+    def never_accepting(host: str = "127.0.0.1") -> NeverAccepting:
+        """A started server that never accepts a connection: clients time out connecting."""
+        return NeverAccepting(host).start()
+
+    @staticmethod
     def closed_port_url(scheme: str = "https", host: str = "127.0.0.1") -> str:
         """A URL whose port nothing listens on (connection refused)."""
         return closed_port_url(scheme, host)
@@ -623,6 +628,38 @@ class BlackHole:
 
     def __enter__(self) -> BlackHole:
         return self if self._thread is not None else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class NeverAccepting:
+    """Listens with a full backlog and never accepts: the kernel drops every new connection attempt
+    (its SYN), so clients time out connecting, as with a host that is down behind a firewall. The
+    backlog is filled by the server's own first connection."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._filler = socket.socket(family, socket.SOCK_STREAM)
+
+    def url(self, scheme: str = "https") -> str:
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def start(self) -> NeverAccepting:
+        self._sock.listen(0)  # room for one waiting connection: the filler's
+        self._filler.connect((self.host, self.port))
+        return self
+
+    def stop(self) -> None:
+        self._filler.close()
+        self._sock.close()
+
+    def __enter__(self) -> NeverAccepting:
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -834,6 +834,14 @@ def test_black_hole_times_out(cluster):
         assert time.monotonic() - started < 3
 
 
+def test_a_server_that_never_accepts_times_out_connecting(cluster):
+    with EmulatedCluster.never_accepting() as silent, make_api(cluster, server=silent.url()) as api:
+        started = time.monotonic()
+        with pytest.raises(urllib3.exceptions.ConnectTimeoutError):
+            client.VersionApi(api).get_code(_request_timeout=(0.5, 5))
+        assert 0.4 < time.monotonic() - started < 3
+
+
 def test_connection_refused(cluster):
     with (
         make_api(cluster, server=closed_port_url()) as api,

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import django_rq
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from rq.worker import Worker
@@ -111,5 +112,22 @@ def rq_workers(count: int, *, plugin_settings: dict | None = None, prefix: str =
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            # a worker killed (or one that died) stays registered until its key expires
+            for worker in Worker.all(connection=django_rq.get_connection()):
+                if worker.name in names:
+                    worker.register_death()
             for job in scheduled:
                 job.delete()
+
+
+def drained(names, limit=600) -> float:
+    """Wait until every queue is empty and the named workers are idle (e.g. NetBox's search cache
+    updates that a thousand saves queued); the seconds it took."""
+    started = time.monotonic()
+    queues = [django_rq.get_queue(name) for name in settings.RQ_QUEUES]
+    while time.monotonic() - started < limit:
+        workers = [w for w in Worker.all(connection=django_rq.get_connection()) if w.name in names]
+        if all(q.count == 0 for q in queues) and all(w.get_state() == "idle" for w in workers):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise RuntimeError(f"the queues were not drained within {limit} s")
