@@ -1,11 +1,13 @@
 """A health round over 2,000 fabrics, a fifth of them silent, spread over 1, 2 and 4 real RQ workers.
 
-The fleet (names ``bench-wfleet-NNNN``, committed: the workers are other processes) reaches three
-servers started in this process: one emulated cluster (TLS, bearer token) that answers, one that
-completes the TLS handshake and never answers a request (a request timeout), and one that never
-accepts a connection (a connect timeout); the silent ones are half and half, one site after the
-other (the worst case for a round that would test them in pk order). Each fabric is brought to
-connected through the state service.
+The fleet (names ``bench-wfleet-NNNN``, committed: the workers are other processes) reaches
+answering emulated clusters (TLS, bearer token; four, each its own process, as a fleet has a server
+per fabric rather than one Python thread serving all), one server that completes the TLS handshake
+and never answers a request (a request timeout) and one that never accepts a connection (a connect
+timeout). The silent ones are half and half and come first, one site after the other (the worst
+case for a round that would test them in pk order). The fleet is created in bulk, active and
+connected (setup, not measured); between rounds the failed ones are connected again through the
+state service.
 
 For each worker count, that many `netbox rqworker` processes (NetBox's own, with its scheduler:
 tests/support/rqworkers.py) are started with the plugin's default settings unless given (timeouts
@@ -28,21 +30,28 @@ up` first). At the end the fleet and its jobs are deleted.
 
 import contextlib
 import math
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import django_rq
 from core.choices import JobStatusChoices
 from core.models import Job
+from django.db import connection as db_connection
+from django.db import transaction
 from django.db.models import Max, Min
+from django.utils import timezone
 from rq.worker import Worker
 
 from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog import settings as plugin_settings
 from netbox_hedgehog.choices import TriggerChoices
-from netbox_hedgehog.jobs import FabricHealthCheckJob, HealthCheckBatchJob, fabric_deletion
+from netbox_hedgehog.jobs import FabricHealthCheckJob, HealthCheckBatchJob
 from netbox_hedgehog.kube.errors import KubeFailure
-from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from netbox_hedgehog.models import HedgehogFabric, ReconciliationAlert, StateTransition
 from netbox_hedgehog.services import connection
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.state import machine as m
@@ -53,28 +62,64 @@ from .fleet import plugin_config
 PREFIX = "bench-wfleet-"
 
 
-def _create(size, silent, cluster, mute, closed):
-    """The fleet, connected; the silent fabrics are the first `silent` (half mute, half closed)."""
+def _create(size, silent, clusters, mute, closed):
+    """The fleet, active and connected; the silent fabrics are the first `silent` (never accepting
+    and never answering in turn), the answering ones spread over the emulated clusters.
+
+    Created in bulk with their states set (no history rows, no search-index jobs): this is the
+    bench's setup, not what it measures, and 2,000 saves with their transitions take minutes.
+    """
     kinds = Counter()
+    fabrics = []
+    now = timezone.now()
     for i in range(size):
         kind = "answering" if i >= silent else ("no_answer" if i % 2 else "no_accept")
-        server, ca = {
-            "answering": (cluster.url, cluster.ca_pem),
-            "no_answer": (mute.url, mute.ca_pem),
-            "no_accept": (closed.url(), cluster.ca_pem),
-        }[kind]
+        url, ca, token = clusters[i % len(clusters)]
+        if kind == "no_answer":
+            url, ca, token = mute.url, mute.ca_pem, mute.token
+        elif kind == "no_accept":
+            url = closed.url()
         fabric = HedgehogFabric(
             name=f"{PREFIX}{i:04d}",
             description=f"bench: {kind}",
-            kubernetes_server=server,
+            kubernetes_server=url,
             kubernetes_ca_cert=ca,
+            status=m.ACTIVE,
+            connection_status=m.CONNECTED,
+            connection_status_changed=now,
+            connected_since=now,
+            last_validated=now,
         )
-        fabric.set_secret("kubernetes_token", cluster.token)
-        fabric.save()
-        transition(fabric, m.STATUS, m.ACTIVE, trigger=TriggerChoices.MANUAL, reason="bench")
-        _connect(fabric)
+        fabric.set_secret("kubernetes_token", token)
+        fabrics.append(fabric)
         kinds[kind] += 1
+    HedgehogFabric.objects.bulk_create(fabrics, batch_size=500)
     return kinds
+
+
+@contextlib.contextmanager
+def _emulators(count):
+    """`count` emulated clusters, each its own process (python -m hedgehog_kube_emulator): a fleet
+    has a server per fabric, not one Python thread answering all. Yields [(url, CA, token)]."""
+    with tempfile.TemporaryDirectory(prefix="hedgehog-bench-clusters-") as tmp:
+        processes, found = [], []
+        try:
+            for i in range(count):
+                kubeconfig = Path(tmp) / f"cluster-{i}.kubeconfig"
+                token = f"bench-fleet-token-{i}"
+                command = [sys.executable, "-m", "hedgehog_kube_emulator", "--kubeconfig", str(kubeconfig)]
+                process = subprocess.Popen([*command, "--token", token], stdout=subprocess.PIPE, text=True)
+                processes.append(process)
+                url = process.stdout.readline().strip()
+                if not url:
+                    raise RuntimeError("an emulated cluster did not start")
+                found.append((url, kubeconfig.with_name(kubeconfig.name + ".ca.crt").read_text(), token))
+            yield found
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=10)
 
 
 def _connect(fabric):
@@ -166,25 +211,28 @@ def _one_round(workers, overrides, request_timeout):
 
 
 @contextlib.contextmanager
-def _servers():
+def _servers(clusters):
     with (
-        EmulatedCluster(tls=True) as cluster,
+        _emulators(clusters) as answering,
         EmulatedCluster(tls=True) as mute,
         EmulatedCluster.never_accepting() as closed,
     ):
         mute.set_latency(math.inf)  # TLS done, every request unanswered
-        yield cluster, mute, closed
+        yield answering, mute, closed
 
 
 def _cleanup():
-    for fabric in HedgehogFabric.objects.filter(name__startswith=PREFIX):
-        with fabric_deletion(fabric):
-            fabric.delete()
+    """The fleet goes in bulk: its history and alerts by one DELETE each, then the fabrics."""
+    fleet = HedgehogFabric.objects.filter(name__startswith=PREFIX)
+    with transaction.atomic():
+        StateTransition.objects.filter(fabric__in=fleet)._raw_delete(db_connection.alias)
+        ReconciliationAlert.objects.filter(fabric__in=fleet).delete()
+        fleet.delete()
     for runner in (FabricHealthCheckJob, HealthCheckBatchJob):
         runner.get_jobs().filter(interval__isnull=True).delete()
 
 
-def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None):
+def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None, clusters=4):
     overrides = dict(overrides or {})
     registered = Worker.all(connection=django_rq.get_connection())
     if registered:
@@ -194,14 +242,14 @@ def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None):
         )
     if HedgehogFabric.objects.filter(name__startswith=PREFIX).exists():
         _cleanup()
-    with _servers() as (cluster, mute, closed), plugin_config(**overrides):
+    with _servers(clusters) as (answering, mute, closed), plugin_config(**overrides):
         connect_timeout = float(plugin_settings.get("connect_timeout"))
         request_timeout = float(plugin_settings.get("request_timeout"))
         pool = plugin_settings.get("health_check_workers")
         batch = plugin_settings.get("health_check_batch_size")
         started = time.monotonic()
         try:
-            kinds = _create(size, silent, cluster, mute, closed)
+            kinds = _create(size, silent, answering, mute, closed)
             setup = time.monotonic() - started
             probe_mute = _timed_probe(HedgehogFabric.objects.get(name=f"{PREFIX}0001"))
             probe_closed = _timed_probe(HedgehogFabric.objects.get(name=f"{PREFIX}0000"))
@@ -216,6 +264,7 @@ def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None):
     return {
         "fabrics": size,
         "kinds": dict(kinds),
+        "emulated_clusters": clusters,
         "connect_timeout_s": connect_timeout,
         "request_timeout_s": request_timeout,
         "health_check_workers": pool,
@@ -233,7 +282,7 @@ def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None):
         "setup_s": round(setup, 1),
         "note": (
             "one round per worker count, timed from the round's queueing to its last batch's end "
-            "(Job rows); the emulated clusters run in this process; the workers are real `netbox "
+            "(Job rows); the answering clusters are 4 emulator processes; the workers are real `netbox "
             "rqworker` processes on the instance's database and queues; 2 shared cores"
         ),
     }
