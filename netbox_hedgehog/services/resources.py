@@ -95,6 +95,22 @@ class ResourceStore:
             for name, version, state in rows.values_list("name", "resource_version", "sync_state")
         }
 
+    def all_versions(self, kinds) -> dict:
+        """`versions()` of several kinds in one read: kind -> name -> (version, state); a sync reads
+        them once at its start instead of once per kind (most kinds of a fabric are small or empty)."""
+        by_key = {(kind.group, kind.kind): kind for kind in kinds}
+        found = {kind: {} for kind in kinds}
+        rows = HedgehogResource.objects.filter(
+            fabric=self.fabric, namespace=self.namespace, actual_spec__isnull=False
+        ).filter(api_group__in={g for g, _ in by_key}, kind__in={k for _, k in by_key})
+        for group, kind_name, name, version, state in rows.values_list(
+            "api_group", "kind", "name", "resource_version", "sync_state"
+        ):
+            kind = by_key.get((group, kind_name))
+            if kind is not None:
+                found[kind][name] = (version, state)
+        return found
+
     def ingest(self, kind: K.Kind, items: list[dict], stored: dict | None = None):
         """Record objects as the cluster has them (a page of a list, or watch events). `stored`: the
         kind's `versions()` read once for a whole list (else the page's are read)."""
@@ -178,13 +194,21 @@ class ResourceStore:
             return None
         return getattr(row, "apply_pending_since", None) or self.now
 
-    def vanished(self, kind: K.Kind, seen: set):
-        """After a full list of a kind: the rows of objects it no longer holds."""
-        # Every row of an object the cluster has was ingested, so when the kind has as many rows of
-        # objects in the cluster as the list held, none vanished (the usual resync: one count).
-        present = self.rows(kind).filter(actual_spec__isnull=False)
-        if present.count() == len(seen):
-            return
+    def vanished(self, kind: K.Kind, seen: set, stored: dict | None = None):
+        """After a full list of a kind: the rows of objects it no longer holds. `stored`: the kind's
+        `versions()` read before the list (in this transaction), when the caller has them."""
+        if stored is not None:
+            # The rows of objects in the cluster are those stored before the list plus those the
+            # list created, all of which it saw: none vanished when it saw every stored one (the
+            # usual resync: no statement at all).
+            if seen.issuperset(stored):
+                return
+        else:
+            # Every row of an object the cluster has was ingested, so when the kind has as many rows
+            # of objects in the cluster as the list held, none vanished (one count).
+            present = self.rows(kind).filter(actual_spec__isnull=False)
+            if present.count() == len(seen):
+                return
         # compare names here, not in SQL: a NOT IN of every name seen would be one huge statement;
         # one read of the kind's rows (those neither wanted nor in the cluster are already missing)
         unwanted, gone = [], []

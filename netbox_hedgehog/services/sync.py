@@ -97,17 +97,19 @@ def discover(access) -> list[K.Kind]:
 LIST_RESTARTS = 3
 
 
-def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=None) -> int:
+def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=None, stored=None) -> int:
     """List one kind page by page into the store; then what the list no longer holds is gone.
+    `stored`: the kind's versions (ResourceStore.versions), when the caller read them already.
 
     Ingesting a page again is harmless (unchanged objects are skipped), so a list restarted after an
     expired continue token records the same thing a single list would.
     """
     custom = k8s.CustomObjectsApi(access.api)
-    for _attempt in range(LIST_RESTARTS + 1):
+    for attempt in range(LIST_RESTARTS + 1):
         seen = set()
         token = None
-        stored = store.versions(kind)  # one read of the kind's versions, not one per page
+        if stored is None or attempt:
+            stored = store.versions(kind)  # one read of the kind's versions, not one per page
         try:
             while True:
                 page = custom.list_namespaced_custom_object(
@@ -131,7 +133,7 @@ def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=No
             if log:
                 log(f"{kind.kind}: the list expired after {len(seen)} objects (410 Gone): listing again")
             continue
-        store.vanished(kind, seen)
+        store.vanished(kind, seen, stored)
         return len(seen)
     raise KubeFailure(
         FailureCodeChoices.LIST_EXPIRED,
@@ -157,8 +159,11 @@ class SyncRun:
     def run(self) -> dict:
         served = discover(self.access)
         self.log(f"Kinds served: {', '.join(k.kind for k in served)}")
+        stored = self.store.all_versions(served)  # one read for every kind
         for kind in served:
-            count = read_kind(self.store, self.access, kind, self.page_size, log=self.log)
+            count = read_kind(
+                self.store, self.access, kind, self.page_size, log=self.log, stored=stored.pop(kind)
+            )
             self.log(f"{kind.kind}: {count} in the cluster")
         return self.written
 
