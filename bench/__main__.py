@@ -26,7 +26,7 @@ def main(argv=None):
     parser.add_argument("--worker-counts", default="1,2,4", help="RQ workers per measured round")
     parser.add_argument("--sync-objects", type=int, default=10_000, help="resources in the sync benchmark")
     parser.add_argument(
-        "--sync-large", type=int, default=50_000, help="resources of the larger memory check (0: skip)"
+        "--sync-sizes", default="10000,50000,100000", help="sizes synced in a child process each ('': skip)"
     )
     parser.add_argument("--bulk-delete", type=int, default=5000, help="resources deleted from the list page")
     parser.add_argument("--list-small", type=int, default=10_000, help="resources, first list size")
@@ -60,7 +60,7 @@ def main(argv=None):
         "fleet_workers": lambda: fleet_workers.run(
             args.workers_fleet, args.workers_silent, tuple(int(n) for n in args.worker_counts.split(","))
         ),
-        "sync": lambda: sync.run(args.sync_objects, args.sync_large),
+        "sync": lambda: sync.run(args.sync_objects, tuple(int(n) for n in args.sync_sizes.split(",") if n)),
         "bulk_delete": lambda: bulk_delete.run(args.bulk_delete),
         "concurrency": lambda: concurrency.run(args.clients, args.seconds),
         "freshness": lambda: freshness.run(args.changes),
