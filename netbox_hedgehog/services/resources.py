@@ -131,6 +131,7 @@ class ResourceStore:
             return
         existing = {r.name: r for r in rows.filter(self.named(item["metadata"]["name"] for item in changed))}
         creates, updates = [], []
+        ignore = settings.drift_ignore_rules(kind.kind)
         for item in changed:
             meta = item.get("metadata") or {}
             row = existing.get(meta["name"])
@@ -147,11 +148,14 @@ class ResourceStore:
                 )
                 if self.adopt and not kind.read_only:
                     row.desired_spec = item.get("spec") or {}
-                    row.desired_labels = user_labels(meta.get("labels"))
+                    labels = meta.get("labels") or {}
+                    wanted = user_labels(labels)
+                    # the same labels: the same object (dumped once by the COPY)
+                    row.desired_labels = labels if len(wanted) == len(labels) else wanted
                 creates.append(row)
             else:
                 updates.append(row)
-            self.observe(row, kind, item)
+            self.observe(row, kind, item, ignore)
         if creates:
             copy_insert(creates)
             self.written["created"] += len(creates)
@@ -159,7 +163,7 @@ class ResourceStore:
             HedgehogResource.objects.bulk_update(updates, ACTUAL_FIELDS)
             self.written["updated"] += len(updates)
 
-    def observe(self, row, kind: K.Kind, item: dict):
+    def observe(self, row, kind: K.Kind, item: dict, ignore=None):
         meta = item.get("metadata") or {}
         row.uid = meta.get("uid", "")
         row.resource_version = str(meta.get("resourceVersion", ""))
@@ -181,7 +185,7 @@ class ResourceStore:
             row.desired_labels,
             row.actual_spec,
             row.actual_labels,
-            settings.drift_ignore_rules(kind.kind),
+            settings.drift_ignore_rules(kind.kind) if ignore is None else ignore,
         )
 
     def _pending_since(self, row, kind: K.Kind, item: dict):
@@ -259,44 +263,59 @@ COPY_COLUMNS = (
     "desired_spec", "desired_labels", "sync_state", "diff", "sync_error", "custom_field_data", "created",
     "last_updated", "apply_pending_since",
 )  # fmt: skip
-JSON_COLUMNS = frozenset(
-    {
-        "actual_spec",
-        "actual_labels",
-        "actual_annotations",
-        "actual_status",
-        "desired_spec",
-        "desired_labels",
-        "diff",
-    }
-)
+
+
+def _json(item, dumped: dict):
+    """A JSON column's text: empty values without the encoder, each object dumped once per row (an
+    adopted desired spec is the very object of the actual one)."""
+    if item is None:
+        return None
+    if item == {}:
+        return "{}"
+    if item == []:
+        return "[]"
+    text = dumped.get(id(item))
+    if text is None:
+        text = dumped[id(item)] = json.dumps(item)
+    return text
+
+
+def _copy_values(row) -> tuple:
+    """A new row's values in COPY_COLUMNS order (written out: this runs once per new object)."""
+    dumped = {}
+    return (
+        row.fabric_id,
+        row.api_group,
+        row.api_version,
+        row.kind,
+        row.plural,
+        row.namespace,
+        row.name,
+        row.uid,
+        row.resource_version,
+        row.generation,
+        _json(row.actual_spec, dumped),
+        _json(row.actual_labels, dumped),
+        _json(row.actual_annotations, dumped),
+        _json(row.actual_status, dumped),
+        row.first_seen,
+        row.last_seen,
+        _json(row.desired_spec, dumped),
+        _json(row.desired_labels, dumped),
+        row.sync_state,
+        _json(row.diff, dumped),
+        row.sync_error,
+        "{}",  # custom_field_data
+        row.last_seen,  # created
+        row.last_seen,  # last_updated
+    )
 
 
 def copy_insert(rows):
     """Insert new rows with PostgreSQL's COPY: the fastest bulk insert (no ids are needed back)."""
-
-    def values(row):
-        # JSON goes as text; an adopted desired spec is the very object of the actual one: dumped once
-        dumped = {}
-        out = []
-        for column in COPY_COLUMNS:
-            if column in ("created", "last_updated"):
-                out.append(row.last_seen)
-            elif column == "custom_field_data":
-                out.append("{}")
-            else:
-                item = getattr(row, column)
-                if column in JSON_COLUMNS and item is not None:
-                    key = id(item)
-                    if key not in dumped:
-                        dumped[key] = json.dumps(item)
-                    item = dumped[key]
-                out.append(item)
-        return out
-
     table = connection.ops.quote_name(HedgehogResource._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in COPY_COLUMNS)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # the psycopg cursor
             for row in rows:
-                copy.write_row(values(row))
+                copy.write_row(_copy_values(row))
