@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from rq.worker import Worker
 from netbox_hedgehog.jobs import PeriodicJob
 
 MODULE = "hedgehog_rqworker_configuration"
+# NetBox's command line, beside this Python (the venv's bin/)
+NETBOX = str(Path(sys.executable).with_name("netbox"))
 
 
 def _configuration(directory: Path, plugin_settings: dict) -> None:
@@ -87,7 +90,7 @@ def rq_workers(count: int, *, plugin_settings: dict | None = None, prefix: str =
                 log = (directory / f"{name}.log").open("wb")
                 processes.append(
                     subprocess.Popen(
-                        ["netbox", "rqworker", "--name", name],
+                        [NETBOX, "rqworker", "--name", name],
                         env=env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
