@@ -308,6 +308,7 @@ def _copy_values(row) -> tuple:
         "{}",  # custom_field_data
         row.last_seen,  # created
         row.last_seen,  # last_updated
+        row.apply_pending_since,
     )
 
 

@@ -247,3 +247,17 @@ def test_a_connection_failure_met_by_a_sync_schedules_the_retry_at_once(cluster,
     assert fabric.connection_status == "failed" and fabric.next_connection_attempt is not None
     retry = ConnectionTestJob.get_jobs(fabric).get(status="scheduled")
     assert retry.scheduled == fabric.next_connection_attempt
+
+
+def test_the_copy_of_a_new_row_gives_a_value_for_every_copy_column():
+    """_copy_values is written out column by column: a column added to COPY_COLUMNS must be added
+    there too (else the COPY fails, or shifts every value after it)."""
+    from netbox_hedgehog.services import resources
+
+    row = resources.NewRow(
+        fabric_id=1, api_group="g", api_version="v", kind="K", plural="ks", namespace="default",
+        name="n", first_seen=None, uid="", resource_version="1", generation=1, actual_spec={"a": 1},
+        actual_labels={}, actual_annotations={}, actual_status=None, last_seen=None, sync_state="in_sync",
+        diff=[],
+    )  # fmt: skip
+    assert len(resources._copy_values(row)) == len(resources.COPY_COLUMNS)
