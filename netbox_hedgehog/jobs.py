@@ -11,7 +11,7 @@ job did (its data, its error, its log).
 """
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 import django_rq
@@ -23,7 +23,7 @@ from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
 from netbox.registry import registry
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.worker import Worker
@@ -686,7 +686,10 @@ class PeriodicJob(JobRunner):
             if not FabricJob.is_alive(row):  # the same test as for a fabric's jobs
                 rq_job = _rq_job(row)
                 if rq_job is not None:
-                    rq_job.cancel()
+                    # another keeper (a worker starting, a job running) may have cancelled it
+                    # already: RQ refuses to cancel twice, and the job asking would fail
+                    with suppress(InvalidJobOperation):
+                        rq_job.cancel()
                 Job.objects.filter(pk=row.pk, status=row.status).update(
                     status=JobStatusChoices.STATUS_ERRORED, completed=now, error=LOST_SCHEDULE_ERROR
                 )
