@@ -255,6 +255,12 @@ class ConnectionTestJob(FabricJob):
     def job_kwargs(cls, **options):
         return {}
 
+    @classmethod
+    def running_alive(cls, job):
+        # A running test holds the fabric's test lock on its database session, which PostgreSQL drops
+        # the moment its worker dies; RQ still lists a killed worker for minutes (its key's TTL).
+        return connection.test_running(job.object_id)
+
     def run(self, *args, trigger=TriggerChoices.CONNECTION_TEST, **kwargs):
         fabric = self.fabric()
         log = self.logger.info
@@ -264,6 +270,13 @@ class ConnectionTestJob(FabricJob):
                 f"next attempt {fabric.next_connection_attempt or 'none'}"
             )
             return
+        with connection.test_lock(fabric) as alone:
+            if not alone:
+                log("Another connection test of this fabric is running: nothing to do")
+                return
+            self._test(fabric, trigger, log)
+
+    def _test(self, fabric, trigger, log):
         try:
             connection.begin(fabric, trigger=trigger, job=self.job)
         except InvalidTransition as exc:  # e.g. decommissioned since the test was queued
