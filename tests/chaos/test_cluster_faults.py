@@ -15,7 +15,7 @@ from netbox_hedgehog.jobs import request_sync
 from netbox_hedgehog.models import HedgehogFabric
 from tests.support.fabrics import connected_fabric, sync
 from tests.support.processes import wait_for
-from tests.support.soundness import differences, unsound
+from tests.support.soundness import SOUND_WITHIN, differences, sound_within
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,4 +47,4 @@ def test_a_cluster_dropped_and_restored_rewound_is_what_netbox_shows(cluster, st
     wait_for("the fabric is connected", lambda: state(fabric, "connection_status") == "connected", 60)
     job, created = request_sync(fabric)
     wait_for("the sync ends", lambda: state(fabric, "sync_status") in ("in_sync", "out_of_sync"), 30)
-    wait_for("nothing is left stuck", lambda: not unsound(fabric, cluster), 30)
+    sound_within(SOUND_WITHIN, fabric, cluster)

@@ -19,7 +19,7 @@ from netbox_hedgehog.jobs import SYNC_LOST_AFTER, FabricHealthCheckJob, request_
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
 from tests.support.fabrics import connected_fabric
 from tests.support.processes import wait_for
-from tests.support.soundness import unsound
+from tests.support.soundness import SOUND_WITHIN, sound_within
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_sync_writes_nothing_and_a_new_sync_is_accepted_at_o
     job.refresh_from_db()
     assert job.status == JobStatusChoices.STATUS_ERRORED and job.error
     wait_for("the new sync ends in sync", lambda: state(fabric, "sync_status") == "in_sync", 30)
-    wait_for("every job has ended", lambda: not unsound(fabric, cluster), 15)
+    sound_within(SOUND_WITHIN, fabric, cluster)
 
 
 def test_a_sync_killed_with_its_worker_is_freed_by_the_next_health_round(cluster, start_worker):
@@ -89,7 +89,7 @@ def test_a_sync_killed_with_its_worker_is_freed_by_the_next_health_round(cluster
     again, created = request_sync(fabric)
     assert created and again.pk != job.pk
     wait_for("the new sync ends in sync", lambda: state(fabric, "sync_status") == "in_sync", 30)
-    wait_for("every job has ended", lambda: not unsound(fabric, cluster), 15)
+    sound_within(SOUND_WITHIN, fabric, cluster)
 
 
 def test_a_worker_killed_mid_test_is_never_waited_on_and_the_fabric_is_tested_again(cluster, start_worker):
@@ -114,4 +114,4 @@ def test_a_worker_killed_mid_test_is_never_waited_on_and_the_fabric_is_tested_ag
         job.error,
         job.log_entries,
     )
-    wait_for("every job has ended", lambda: not unsound(fabric, cluster), 15)
+    sound_within(SOUND_WITHIN, fabric)  # never synced: no resources to compare
