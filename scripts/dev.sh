@@ -5,7 +5,7 @@
 #   down    stop NetBox, the worker, the demo cluster, Redis and PostgreSQL
 #   demo    up, an admin user with an API token, example fabrics, one connected to the demo cluster
 #   test    setup, then lint, makemigrations --check and pytest (all but the chaos tests)
-#   chaos   setup, then the chaos tests (tests/chaos/: real servers and processes killed; ~6 min)
+#   chaos   setup, then the chaos tests (tests/chaos/: real servers and processes killed; 4-12 min)
 #   bench   setup, then the benchmarks (results in bench/)
 #   config  the NetBox configuration and the secret files under .dev/ only
 #   fuzz    setup, then schemathesis against the plugin's REST API in a fresh database (see fuzz/)
