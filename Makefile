@@ -3,7 +3,7 @@
 export PYTHON
 export NETBOX_PORT
 
-.PHONY: setup up down demo test bench fuzz lint
+.PHONY: setup up down demo test chaos bench fuzz lint
 
 setup:
 	@scripts/dev.sh setup
@@ -15,6 +15,8 @@ demo:
 	@scripts/dev.sh demo
 test:
 	@scripts/dev.sh test $(ARGS)
+chaos:
+	@scripts/dev.sh chaos $(ARGS)
 bench:
 	@scripts/dev.sh bench $(ARGS)
 fuzz:

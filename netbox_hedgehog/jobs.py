@@ -11,7 +11,7 @@ job did (its data, its error, its log).
 """
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 import django_rq
@@ -23,7 +23,7 @@ from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
 from netbox.registry import registry
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import JobStatus, get_current_job
 from rq.registry import ScheduledJobRegistry
 from rq.worker import Worker
@@ -255,6 +255,12 @@ class ConnectionTestJob(FabricJob):
     def job_kwargs(cls, **options):
         return {}
 
+    @classmethod
+    def running_alive(cls, job):
+        # A running test holds the fabric's test lock on its database session, which PostgreSQL drops
+        # the moment its worker dies; RQ still lists a killed worker for minutes (its key's TTL).
+        return connection.test_running(job.object_id)
+
     def run(self, *args, trigger=TriggerChoices.CONNECTION_TEST, **kwargs):
         fabric = self.fabric()
         log = self.logger.info
@@ -264,6 +270,13 @@ class ConnectionTestJob(FabricJob):
                 f"next attempt {fabric.next_connection_attempt or 'none'}"
             )
             return
+        with connection.test_lock(fabric) as alone:
+            if not alone:
+                log("Another connection test of this fabric is running: nothing to do")
+                return
+            self._test(fabric, trigger, log)
+
+    def _test(self, fabric, trigger, log):
         try:
             connection.begin(fabric, trigger=trigger, job=self.job)
         except InvalidTransition as exc:  # e.g. decommissioned since the test was queued
@@ -686,7 +699,10 @@ class PeriodicJob(JobRunner):
             if not FabricJob.is_alive(row):  # the same test as for a fabric's jobs
                 rq_job = _rq_job(row)
                 if rq_job is not None:
-                    rq_job.cancel()
+                    # another keeper (a worker starting, a job running) may have cancelled it
+                    # already: RQ refuses to cancel twice, and the job asking would fail
+                    with suppress(InvalidJobOperation):
+                        rq_job.cancel()
                 Job.objects.filter(pk=row.pk, status=row.status).update(
                     status=JobStatusChoices.STATUS_ERRORED, completed=now, error=LOST_SCHEDULE_ERROR
                 )

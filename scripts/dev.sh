@@ -4,7 +4,8 @@
 #   up      setup, then NetBox (runserver), an RQ worker and scripts/up.d/*.sh (the demo cluster)
 #   down    stop NetBox, the worker, the demo cluster, Redis and PostgreSQL
 #   demo    up, an admin user with an API token, example fabrics, one connected to the demo cluster
-#   test    setup, then lint, makemigrations --check and pytest
+#   test    setup, then lint, makemigrations --check and pytest (all but the chaos tests)
+#   chaos   setup, then the chaos tests (tests/chaos/: real servers and processes killed; 4-12 min)
 #   bench   setup, then the benchmarks (results in bench/)
 #   config  the NetBox configuration and the secret files under .dev/ only
 #   fuzz    setup, then schemathesis against the plugin's REST API in a fresh database (see fuzz/)
@@ -593,6 +594,15 @@ cmd_test() {
   (source "$DEV/env" && cd "$ROOT" && pytest "$@")
 }
 
+# The chaos tests run in a pytest session of their own: its database lives in a PostgreSQL that the
+# session starts for itself (the shared one must never stop under other tests) and that its tests
+# stop and start; see tests/chaos/conftest.py.
+cmd_chaos() {
+  cmd_setup
+  log "chaos tests"
+  (source "$DEV/env" && cd "$ROOT" && pytest -p no:randomly tests/chaos "$@")
+}
+
 cmd_bench() {
   cmd_setup
   log "benchmarks"
@@ -633,8 +643,8 @@ cmd_fuzz() {
 }
 
 case "${1:-}" in
-  setup|up|down|demo|test|bench|fuzz|lint) c=$1; shift; "cmd_$c" "$@" ;;
+  setup|up|down|demo|test|chaos|bench|fuzz|lint) c=$1; shift; "cmd_$c" "$@" ;;
   netbox-core) shift; cmd_netbox_core "$@" ;;
   config) mkdir -p "$DEV"; ensure_config ;;  # the configuration and secret files only (needs the venv)
-  *) die "usage: $0 setup|up|down|demo|test|bench|fuzz|lint|netbox-core|config" ;;
+  *) die "usage: $0 setup|up|down|demo|test|chaos|bench|fuzz|lint|netbox-core|config" ;;
 esac

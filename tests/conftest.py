@@ -1,6 +1,7 @@
 """The fixtures every test may use: one emulated Kubernetes API server for the whole session, short
 client timeouts, and fabrics pointing at it. The browser tests (tests/browser/) are marked
-`browser` and run last.
+`browser` and run last. The chaos tests (tests/chaos/) are marked `chaos` and run only in a session
+of their own (`make chaos`): their database is a PostgreSQL they stop and start (tests/chaos/conftest.py).
 
 The cluster is a real HTTPS server on 127.0.0.1 (hedgehog_kube_emulator) with bearer-token auth,
 seeded with the demo fabric before each test; the plugin talks to it with the official kubernetes
@@ -16,6 +17,7 @@ from tests.support.fabrics import CONNECT_TIMEOUT, REQUEST_TIMEOUT, TOKEN, conne
 from tests.support.settings import plugin_settings
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
+CHAOS_TESTS = Path(__file__).parent / "chaos"
 
 
 def pytest_configure(config):
@@ -26,15 +28,23 @@ def pytest_configure(config):
 
 
 def pytest_itemcollected(item):
-    """Every test of tests/browser/ is marked `browser` (before `-m` selects)."""
+    """Every test of tests/browser/ is marked `browser`, every test of tests/chaos/ `chaos` (before
+    `-m` selects)."""
     if BROWSER_TESTS in item.path.parents:
         item.add_marker(pytest.mark.browser)
+    if CHAOS_TESTS in item.path.parents:
+        item.add_marker(pytest.mark.chaos)
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """The browser tests run after all the others: they start a browser and a live server, and they
-    commit (a transactional database)."""
+def pytest_collection_modifyitems(config, items):
+    """The chaos tests run only in a session without other tests (they point the session's database
+    at a PostgreSQL of their own): beside others they are deselected. The browser tests run after all
+    the others: they start a browser and a live server, and they commit (a transactional database)."""
+    chaos = [item for item in items if item.get_closest_marker("chaos") is not None]
+    if chaos and len(chaos) < len(items):
+        config.hook.pytest_deselected(items=chaos)
+        items[:] = [item for item in items if item.get_closest_marker("chaos") is None]
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

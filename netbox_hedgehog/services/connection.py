@@ -13,8 +13,10 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import timedelta
 
+from django.db import connection as db
 from django.db.models import Q
 from django.utils import timezone
+from django_pg_utils import advisory_lock
 
 from .. import settings
 from ..choices import FailureCodeChoices, TriggerChoices
@@ -112,6 +114,29 @@ def report_kubernetes_error(fabric, exc, *, job=None, trigger=TriggerChoices.KUB
 
 
 # --- one test -----------------------------------------------------------------------------------
+
+
+# Advisory lock namespace of "a connection test job of fabric N is running" (the sync's is "NBHH").
+TEST_LOCK_NAMESPACE = 0x4E42_4854  # "NBHT"
+
+
+def test_lock(fabric):
+    """Context manager held by a connection test job while it runs: True (and held on this database
+    session until left) if no other test job of the fabric runs, else False. PostgreSQL drops it the
+    moment the worker's session dies, so it tells a test that is really running from one whose
+    worker was killed (RQ keeps a dead worker's registration for minutes)."""
+    return advisory_lock((TEST_LOCK_NAMESPACE, fabric.pk), wait=False)
+
+
+def test_running(fabric_id) -> bool:
+    """Whether any database session (this one included) holds the fabric's test lock."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = %s AND objsubid = 2)",
+            [TEST_LOCK_NAMESPACE, fabric_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def begin(fabric, *, trigger, user=None, job=None, reason="", reset_attempts=False):

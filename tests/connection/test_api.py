@@ -89,6 +89,17 @@ class TestConnectionEndpointTest(ConnectionAPITestCase):
         self.assertEqual((response.data["job"]["id"], response.data["created"]), (job.pk, False))
         self.assertEqual(response.data["job"]["status"]["value"], JobStatusChoices.STATUS_RUNNING)
 
+    def test_a_running_test_whose_worker_was_killed_is_never_the_answer(self):
+        """RQ lists a SIGKILLed worker for minutes; its test's lock went with its database session."""
+        job, _ = jobs.request_test(self.fabric)
+        a_worker_runs(job, alive=False)
+        response = self.post_test(self.fabric)
+        self.assertHttpStatus(response, status.HTTP_202_ACCEPTED)
+        self.assertTrue(response.data["created"])
+        self.assertNotEqual(response.data["job"]["id"], job.pk)
+        job.refresh_from_db()
+        self.assertEqual((job.status, job.error), (JobStatusChoices.STATUS_ERRORED, jobs.LOST_JOB_ERROR))
+
     def test_the_job_is_in_netbox_jobs_list_bound_to_the_fabric(self):
         self.add_permissions("core.view_job")
         job_id = self.post_test(self.fabric).data["job"]["id"]

@@ -94,6 +94,20 @@ def test_a_round_whose_worker_died_running_it_is_scheduled_again(queued):
     assert [j.pk for j in live_rounds()] != [round_.pk] and len(live_rounds()) == 1
 
 
+def test_a_schedule_whose_queued_run_was_cancelled_already_is_scheduled_again_without_failing(queued):
+    """Two keepers (a worker starting, a job running) may meet the same lost run: the first cancels
+    its RQ job, the second finds it cancelled. Neither fails (RQ refuses to cancel twice)."""
+    round_ = scheduled_round(queued, minutes_ago=10)
+    django_rq.get_queue(round_.queue_name).fetch_job(str(round_.job_id)).cancel()
+    assert queued(keep_schedules) == [
+        f"Hedgehog fabric health check: job #{round_.pk} was lost, scheduled again"
+    ]
+    round_.refresh_from_db()
+    assert (round_.status, round_.error) == ("errored", LOST_SCHEDULE_ERROR)
+    [new] = live_rounds()
+    assert new.pk != round_.pk and rq_status(new) == JobStatus.QUEUED
+
+
 def test_healthy_schedules_are_left_alone(queued):
     future = queued(
         FabricHealthCheckJob.enqueue, schedule_at=timezone.now() + timedelta(minutes=4), interval=5

@@ -2,12 +2,14 @@
 made as the forms and the REST API make them, jobs run as a worker runs them."""
 
 import django_rq
+from django.db import connection as db
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.worker import Worker
 
 from netbox_hedgehog.jobs import ConnectionTestJob, FabricSyncJob, request_test_after_edit
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
+from netbox_hedgehog.services.connection import TEST_LOCK_NAMESPACE
 from netbox_hedgehog.services.state import transition
 from tests.support.settings import plugin_settings  # noqa: F401  (re-exported)
 
@@ -52,9 +54,14 @@ def run_test(fabric, **kwargs):
 WORKER = "hedgehog-test-worker"
 
 
-def a_worker_runs(job):
+def a_worker_runs(job, *, alive=True):
     """Make `job` run as a live worker would have it: started, its RQ job started by a registered
-    worker (the plugin answers requests only with jobs a worker really has)."""
+    worker (the plugin answers requests only with jobs a worker really has), and, for a connection
+    test, its lock held (for the test's transaction). `alive=False`: the worker was SIGKILLed just
+    now; RQ still lists it, but its database session (and the test's lock) is gone."""
+    if alive and job.name == ConnectionTestJob.Meta.name:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TEST_LOCK_NAMESPACE, job.object_id])
     connection = django_rq.get_connection()
     rq_job = RQJob.create(func=print, connection=connection, id=str(job.job_id), origin=job.queue_name)
     rq_job.worker_name = WORKER

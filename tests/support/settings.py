@@ -26,3 +26,14 @@ def queues_on_port(port: int):
         params.update({"HOST": "127.0.0.1", "PORT": port, "DB": 0})
     with override_settings(RQ_QUEUES=queues):
         yield
+
+
+@contextmanager
+def queues_in_database(db: int):
+    """Every RQ queue in database `db` of the configured Redis."""
+    queues = copy.deepcopy(django_settings.RQ_QUEUES)
+    for params in queues.values():
+        params.pop("URL", None)
+        params["DB"] = db
+    with override_settings(RQ_QUEUES=queues):
+        yield
