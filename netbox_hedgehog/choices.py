@@ -154,6 +154,15 @@ class FailureCodeChoices(ChoiceSet):
     INTERRUPTED = "interrupted"
     LIST_EXPIRED = "list_expired"
     UNEXPECTED = "unexpected"
+    # --- a git-managed fabric's repository (docs/git.md): "git_" + its GitFailureCodeChoices code
+    GIT_AUTH = "git_auth"
+    GIT_NOT_FOUND = "git_not_found"
+    GIT_NETWORK = "git_network"
+    GIT_TLS = "git_tls"
+    GIT_HOST_KEY = "git_host_key"
+    GIT_BAD_REF = "git_bad_ref"
+    GIT_BAD_CONFIGURATION = "git_bad_configuration"
+    GIT_UNEXPECTED = "git_unexpected"
 
     CHOICES = [
         (UNAUTHORIZED, _("The API server rejected the credentials (401)."), "red"),
@@ -175,12 +184,51 @@ class FailureCodeChoices(ChoiceSet):
             "orange",
         ),
         (UNEXPECTED, _("An unexpected error; the job log has the details."), "red"),
+        # --- a git-managed fabric's repository
+        (GIT_AUTH, _("The fabric's git repository rejected the credentials."), "red"),
+        (GIT_NOT_FOUND, _("The fabric's git repository does not exist (or is not visible)."), "red"),
+        (GIT_NETWORK, _("The fabric's git repository cannot be reached."), "orange"),
+        (GIT_TLS, _("TLS with the fabric's git server failed."), "red"),
+        (GIT_HOST_KEY, _("The fabric's git server's SSH host key is not the known one."), "red"),
+        (GIT_BAD_REF, _("The fabric's git branch does not exist."), "red"),
+        (GIT_BAD_CONFIGURATION, _("The fabric's git repository settings are incomplete or invalid."), "red"),
+        (GIT_UNEXPECTED, _("An unexpected git error; the job log has the details."), "red"),
     ]
 
     # Failures that mean the cluster cannot be reached or refuses the credentials (a connected
     # fabric then goes failed). A 5xx or an odd answer to one request fails that work, not the
     # connection.
     CONNECTION_LOSS = frozenset({UNAUTHORIZED, FORBIDDEN, TLS, DNS, REFUSED, TIMEOUT, CONNECTION_LOST})
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+
+class GitFailureCodeChoices(ChoiceSet):
+    """Why talking to a git repository failed (kept in GitRepository.connection_error_code; a
+    git-managed fabric's connection test fails with "git_" + the code, see FailureCodeChoices)."""
+
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    NETWORK = "network"
+    TLS = "tls"
+    HOST_KEY = "host_key"
+    BAD_REF = "bad_ref"
+    BAD_CONFIGURATION = "bad_configuration"
+    INTERRUPTED = "interrupted"
+    UNEXPECTED = "unexpected"
+
+    CHOICES = [
+        (AUTH, _("The git server rejected the credentials (or asked for some)."), "red"),
+        (NOT_FOUND, _("No repository at that URL (or not visible with these credentials)."), "red"),
+        (NETWORK, _("The git server cannot be reached (name, refused, timeout, dropped)."), "orange"),
+        (TLS, _("The TLS handshake or the server certificate check failed."), "red"),
+        (HOST_KEY, _("The SSH server's host key is not the known one."), "red"),
+        (BAD_REF, _("The branch does not exist in the repository."), "red"),
+        (BAD_CONFIGURATION, _("The repository's settings are incomplete or invalid."), "red"),
+        (INTERRUPTED, _("The test was interrupted (a worker died or the job was lost)."), "orange"),
+        (UNEXPECTED, _("An unexpected error; the job log has the details."), "red"),
+    ]
 
 
 class ReconcileDirectionChoices(ChoiceSet):

@@ -18,6 +18,7 @@ from .choices import (
     AutoReconcileChoices,
     ConnectionStatusChoices,
     FabricStatusChoices,
+    GitFailureCodeChoices,
     RequiredActionChoices,
     ResourceSyncStateChoices,
     StateFieldChoices,
@@ -25,12 +26,20 @@ from .choices import (
     SyncStatusChoices,
     TriggerChoices,
 )
-from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, ReconciliationAlert, StateTransition
+from .models import (
+    GitRepository,
+    HedgehogFabric,
+    HedgehogResource,
+    MaintenanceWindow,
+    ReconciliationAlert,
+    StateTransition,
+)
 from .models.fabric import required_action_q
 from .state import alerts as alert_rules
 from .state import kinds, machine
 
 __all__ = (
+    "GitRepositoryFilterSet",
     "HedgehogFabricFilterSet",
     "HedgehogResourceFilterSet",
     "MaintenanceWindowFilterSet",
@@ -334,3 +343,30 @@ class MaintenanceWindowFilterSet(NetBoxModelFilterSet):
         if not value.strip():
             return queryset
         return queryset.filter(Q(name__icontains=value) | Q(reason__icontains=value))
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+
+@register_filterset
+class GitRepositoryFilterSet(NetBoxModelFilterSet):
+    connection_status = django_filters.MultipleChoiceFilter(
+        choices=ConnectionStatusChoices, distinct=False, null_value=None
+    )
+    connection_error_code = django_filters.MultipleChoiceFilter(
+        choices=GitFailureCodeChoices, distinct=False, null_value=None
+    )
+
+    class Meta:
+        model = GitRepository
+        fields = ("id", "name", "remote_url", "branch", "username", "head_commit")
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(remote_url__icontains=value)
+            | Q(description__icontains=value)
+            | Q(branch__icontains=value)
+        )

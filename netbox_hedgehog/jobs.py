@@ -33,6 +33,7 @@ from .choices import AutoReconcileChoices, TriggerChoices
 from .kube.errors import KubeFailure
 from .models import HedgehogFabric
 from .services import alerts, argocd, connection, deletion, maintenance, reconcile, sync
+from .services import git as git_service
 from .services import state as state_service
 from .services.state import InvalidTransition, transition
 from .state import alerts as alert_rules
@@ -356,6 +357,62 @@ def interrupt_tests(fabrics):
             ConnectionTestJob.get_jobs(fabric).filter(status__in=ACTIVE).values_list("pk", flat=True),
             connection.INTERRUPTED_JOB_ERROR,
         )
+
+
+# --- git repositories (docs/git.md) ------------------------------------------------------------
+
+
+class GitConnectionTestJob(FabricJob):
+    """Test one git repository's connection (ls-remote): testing, then connected or failed. A
+    repository job is requested like a fabric's (FabricJob.request: one pending or running at a
+    time, the transition to testing naming the job)."""
+
+    requested_state = (m.CONNECTION, m.TESTING)
+
+    class Meta:
+        name = "Hedgehog git repository test"
+
+    @classmethod
+    def reusable(cls, repository, job):
+        return repository.connection_status == m.TESTING
+
+    @classmethod
+    def begin(cls, repository, *, job, user, trigger, reason, **options):
+        git_service.begin(repository, trigger=trigger, user=user, job=job, reason=reason or "Manual test")
+
+    @classmethod
+    def job_kwargs(cls, **options):
+        return {}
+
+    def run(self, *args, **kwargs):
+        repository = self.job.object
+        if repository is None:
+            self.fail("The repository no longer exists.")
+        git_service.begin(repository, trigger=TriggerChoices.CONNECTION_TEST, job=self.job)
+        outcome = git_service.check(repository)
+        git_service.finish(
+            repository, outcome, trigger=TriggerChoices.CONNECTION_TEST, job=self.job, log=self.logger.info
+        )
+        self.job.data = {
+            "connection_status": repository.connection_status,
+            "head_commit": repository.head_commit,
+        }
+        if isinstance(outcome, git_service.GitFailure):
+            self.job.data["error"] = {"code": outcome.code, "message": outcome.message}
+            self.fail(outcome.message, outcome.code)
+
+
+def request_git_test(repository, *, user=None, reason="Manual connection test"):
+    """A person asked for a test of a git repository (the button, the REST action): (job, created)."""
+    return GitConnectionTestJob.request(repository, user=user, reason=reason)
+
+
+def request_git_test_after_edit(repository, *, user=None):
+    """After an edit saved the repository: a test when how it is reached changed."""
+    if not getattr(repository, "connection_changed_by_save", False):
+        return None
+    job, _created = request_git_test(repository, user=user, reason="Repository settings changed")
+    return job
 
 
 # --- syncs and reconciliations ---------------------------------------------------------------------
@@ -758,6 +815,7 @@ class FabricHealthCheckJob(PeriodicJob):
         log = self.logger.info
         reaped = []
         reap_stale_tests(job=self.job, log=log)
+        reaped_git = git_service.reap_stale_tests(job=self.job, log=log)
         lost = forget_lost_batches()
         due = list(connection.due_for_health_check().order_by("pk").values_list("pk", flat=True))
         batches = connection.deal(due, settings.get("health_check_batch_size"))
@@ -780,6 +838,7 @@ class FabricHealthCheckJob(PeriodicJob):
         if lost:
             summary["lost_batches"] = lost
         summary["reaped_syncs"] = len(reaped)
+        summary["reaped_git_tests"] = reaped_git
         summary["scheduled_syncs"] = keep_periodic_syncs(log=log)
         self.job.data = summary
 

@@ -56,6 +56,19 @@ menu = PluginMenu(
                     ),
                 ),
                 PluginMenuItem(
+                    link="plugins:netbox_hedgehog:gitrepository_list",
+                    link_text=_("Git repositories"),
+                    permissions=["netbox_hedgehog.view_gitrepository"],
+                    buttons=(
+                        PluginMenuButton(
+                            link="plugins:netbox_hedgehog:gitrepository_add",
+                            title=_("Add"),
+                            icon_class="mdi mdi-plus-thick",
+                            permissions=["netbox_hedgehog.add_gitrepository"],
+                        ),
+                    ),
+                ),
+                PluginMenuItem(
                     link="plugins:netbox_hedgehog:statetransition_list",
                     link_text=_("State transitions"),
                     permissions=["netbox_hedgehog.view_statetransition"],

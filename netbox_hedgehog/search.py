@@ -1,6 +1,6 @@
 from netbox.search import SearchIndex, register_search
 
-from .models import HedgehogFabric, MaintenanceWindow, ReconciliationAlert
+from .models import GitRepository, HedgehogFabric, MaintenanceWindow, ReconciliationAlert
 
 
 @register_search
@@ -28,3 +28,16 @@ class MaintenanceWindowIndex(SearchIndex):
     model = MaintenanceWindow
     fields = (("name", 100), ("reason", 500))
     display_attrs = ("start", "end", "reason")
+
+
+@register_search
+class GitRepositoryIndex(SearchIndex):
+    model = GitRepository
+    fields = (
+        ("name", 100),
+        ("remote_url", 300),
+        ("description", 500),
+        ("connection_error", 2000),
+        ("comments", 5000),
+    )
+    display_attrs = ("remote_url", "branch", "connection_status", "description")

@@ -24,8 +24,9 @@ from extras.models import EventRule
 
 from . import jobs
 from .choices import TriggerChoices
-from .models import HedgehogFabric, HedgehogResource
+from .models import GitRepository, HedgehogFabric, HedgehogResource
 from .services import events, rollup
+from .services import git as git_service
 from .services.state import acting_user, record_creation, transitioned
 from .state import machine as m
 
@@ -34,6 +35,12 @@ from .state import machine as m
 def fabric_created(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         record_creation(instance)
+
+
+@receiver(post_save, sender=GitRepository, dispatch_uid="netbox_hedgehog_gitrepository_created")
+def repository_created(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        git_service.record_creation(instance)
 
 
 def _stored_sync_state(resource):

@@ -5,7 +5,15 @@ from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
 from . import settings
-from .models import HedgehogFabric, HedgehogResource, MaintenanceWindow, ReconciliationAlert, StateTransition
+from .models import (
+    GitRepository,
+    GitRepositoryTransition,
+    HedgehogFabric,
+    HedgehogResource,
+    MaintenanceWindow,
+    ReconciliationAlert,
+    StateTransition,
+)
 
 __all__ = (
     "HedgehogFabricTable",
@@ -377,3 +385,55 @@ class SwitchTable(NetBoxTable):
                 _("stale"),
             )
         return format_html('<span title="{}">{}</span>', switch.heartbeat.isoformat(), said)
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+
+class GitRepositoryTable(NetBoxTable):
+    name = tables.Column(verbose_name=_("Name"), linkify=True)
+    remote_url = tables.Column(verbose_name=_("URL"))
+    branch = tables.Column(verbose_name=_("Branch"))
+    connection_status = columns.ChoiceFieldColumn(verbose_name=_("Connection"))
+    connection_error_code = columns.ChoiceFieldColumn(verbose_name=_("Failure reason"))
+    last_validated = columns.DateTimeColumn(verbose_name=_("Last validated"), timespec="seconds")
+    head_commit = tables.Column(verbose_name=_("Head commit"))
+    tags = columns.TagColumn(url_name="plugins:netbox_hedgehog:gitrepository_list")
+
+    class Meta(NetBoxTable.Meta):
+        model = GitRepository
+        fields = (
+            "pk", "id", "name", "remote_url", "branch", "username", "connection_status", "connection_error_code",
+            "connection_error", "last_validated", "head_commit", "head_commit_seen", "description", "tags",
+            "created", "last_updated",
+        )  # fmt: skip
+        default_columns = (
+            "name",
+            "remote_url",
+            "branch",
+            "connection_status",
+            "last_validated",
+            "head_commit",
+        )
+
+
+class GitRepositoryTransitionTable(NetBoxTable):
+    time = columns.DateTimeColumn(verbose_name=_("Time"), timespec="seconds")
+    previous = tables.TemplateColumn(
+        verbose_name=_("From"),
+        template_code="{% load helpers %}{% if record.previous %}{% badge record.previous bg_color=record.get_previous_color %}{% endif %}",
+    )
+    new = tables.TemplateColumn(
+        verbose_name=_("To"),
+        template_code="{% load helpers %}{% badge record.new bg_color=record.get_new_color %}",
+    )
+    trigger = columns.ChoiceFieldColumn(verbose_name=_("Trigger"))
+    reason = tables.Column(verbose_name=_("Reason"))
+    user = tables.Column(verbose_name=_("User"))
+    job = tables.Column(verbose_name=_("Job"), linkify=True)
+    actions = columns.ActionsColumn(actions=())
+
+    class Meta(NetBoxTable.Meta):
+        model = GitRepositoryTransition
+        fields = ("time", "previous", "new", "trigger", "reason", "user", "job")
+        default_columns = fields

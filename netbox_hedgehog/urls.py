@@ -1,7 +1,7 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
-from . import alert_views, maintenance_views, resource_views, views  # noqa: F401  (registers the model views)
+from . import alert_views, git_views, maintenance_views, resource_views, views  # noqa: F401  (registers the model views)
 
 app_name = "netbox_hedgehog"
 urlpatterns = (
@@ -18,4 +18,6 @@ urlpatterns = (
         include(get_model_urls("netbox_hedgehog", "maintenancewindow", detail=False)),
     ),
     path("maintenance-windows/<int:pk>/", include(get_model_urls("netbox_hedgehog", "maintenancewindow"))),
+    path("git-repositories/", include(get_model_urls("netbox_hedgehog", "gitrepository", detail=False))),
+    path("git-repositories/<int:pk>/", include(get_model_urls("netbox_hedgehog", "gitrepository"))),
 )

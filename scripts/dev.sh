@@ -161,6 +161,8 @@ ensure_packages() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   # the browser tests (tests/browser/) drive the distribution's chromium: Playwright downloads none
   [ -x "${HEDGEHOG_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+  # git repositories (docs/git.md): the tests serve repositories with git http-backend, the demo makes one
+  command -v git >/dev/null || missing+=(git)
   [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)  # legible screenshots
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from the distribution"

@@ -24,9 +24,11 @@ from ..choices import (
     TriggerChoices,
 )
 from ..credentials import encrypt
-from ..jobs import request_test_after_edit
+from ..jobs import request_git_test_after_edit, request_test_after_edit
 from ..models import (
     AlertStatusChange,
+    GitRepository,
+    GitRepositoryTransition,
     HedgehogFabric,
     HedgehogResource,
     MaintenanceWindow,
@@ -41,6 +43,7 @@ from ..state import kinds, machine
 from ..validators.documents import validate_document
 
 __all__ = (
+    "GitRepositorySerializer",
     "HedgehogFabricSerializer",
     "HedgehogResourceSerializer",
     "MaintenanceWindowSerializer",
@@ -714,3 +717,98 @@ class MaintenanceWindowSerializer(NetBoxModelSerializer):
         request = self.context.get("request")
         validated_data["created_by"] = getattr(request, "user", None)
         return super().create(validated_data)
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+from ..choices import GitFailureCodeChoices  # noqa: E402  (kept with the block it serves)
+from ..models import git as git_models  # noqa: E402
+
+
+class GitRepositorySerializer(NetBoxModelSerializer):
+    """Credentials are write-only (encrypted before validation); read back only as *_set."""
+
+    connection_status = ChoiceField(choices=ConnectionStatusChoices, read_only=True)
+    connection_error_code = ChoiceField(choices=GitFailureCodeChoices, read_only=True)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        style={"input_type": "password"},
+        help_text=_(
+            "Write-only password or token (https); an empty string removes it. Read back as password_set"
+        ),
+    )
+    ssh_private_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=_(
+            "Write-only SSH private key; an empty string removes it. Read back as ssh_private_key_set"
+        ),
+    )
+    password_set = serializers.SerializerMethodField(help_text=_("Whether a password or token is stored"))
+    ssh_private_key_set = serializers.SerializerMethodField(help_text=_("Whether a private key is stored"))
+
+    class Meta:
+        model = GitRepository
+        fields = (
+            "id", "url", "display_url", "display", "name", "description", "remote_url", "branch", "username",
+            "password", "password_set", "ssh_private_key", "ssh_private_key_set", "ssh_known_hosts", "ca_cert",
+            "connection_status", "connection_status_changed", "last_validated", "connection_error",
+            "connection_error_code", "head_commit", "head_commit_seen", "comments", "tags", "custom_fields",
+            "created", "last_updated",
+        )  # fmt: skip
+        read_only_fields = git_models.STATE_OWNED_FIELDS
+        brief_fields = ("id", "url", "display", "name", "description", "connection_status")
+
+    def get_password_set(self, obj) -> bool:
+        return bool(obj.password)
+
+    def get_ssh_private_key_set(self, obj) -> bool:
+        return bool(obj.ssh_private_key)
+
+    def validate(self, data):
+        if self.nested:
+            return super().validate(data)
+        errors = {
+            name: _("Read-only: set by connection tests (POST .../git-repositories/{id}/test-connection/).")
+            for name in git_models.STATE_OWNED_FIELDS
+            if name in self.initial_data
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        for name in git_models.SECRET_FIELDS:
+            if name in data:
+                data[name] = encrypt(data[name])
+        return super().validate(data)
+
+    def create(self, validated_data):
+        instance = super().create(validated_data)
+        request_git_test_after_edit(instance, user=getattr(self.context.get("request"), "user", None))
+        return instance
+
+    def update(self, instance, validated_data):
+        instance.refresh_state()
+        instance = super().update(instance, validated_data)
+        request_git_test_after_edit(instance, user=getattr(self.context.get("request"), "user", None))
+        return instance
+
+
+class GitTestAcceptedSerializer(serializers.Serializer):
+    job = JobSerializer(read_only=True)
+    created = serializers.BooleanField(
+        help_text=_("False when a test already pending or running is returned")
+    )
+    connection_status = serializers.CharField()
+
+
+class GitRepositoryTransitionSerializer(BaseModelSerializer):
+    trigger = ChoiceField(choices=TriggerChoices, read_only=True)
+    user = UserSerializer(nested=True, read_only=True, allow_null=True)
+    job_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = GitRepositoryTransition
+        fields = ("id", "previous", "new", "trigger", "reason", "user", "job_id", "time")

@@ -9,6 +9,7 @@ router.register("resources", resource_views.HedgehogResourceViewSet)
 router.register("state-transitions", views.StateTransitionViewSet)
 router.register("alerts", views.ReconciliationAlertViewSet)
 router.register("maintenance-windows", views.MaintenanceWindowViewSet)
+router.register("git-repositories", views.GitRepositoryViewSet)
 
 app_name = "netbox_hedgehog-api"
 urlpatterns = router.urls

@@ -14,9 +14,16 @@ from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from .. import filtersets
-from ..jobs import fabric_deletion, request_reconcile, request_sync, request_test, resolve_alert
+from ..jobs import (
+    fabric_deletion,
+    request_git_test,
+    request_reconcile,
+    request_sync,
+    request_test,
+    resolve_alert,
+)
 from ..kube.errors import KubeFailure
-from ..models import HedgehogFabric, MaintenanceWindow, ReconciliationAlert, StateTransition
+from ..models import GitRepository, HedgehogFabric, MaintenanceWindow, ReconciliationAlert, StateTransition
 from ..services import alerts, reconcile
 from ..services.state import InvalidTransition, transition
 from ..state import machine
@@ -350,3 +357,42 @@ class MaintenanceWindowViewSet(PluginErrorsMixin, NetBoxModelViewSet):
     serializer_class = serializers.MaintenanceWindowSerializer
     filterset_class = filtersets.MaintenanceWindowFilterSet
     parser_classes = PARSERS
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+
+class GitRepositoryViewSet(PluginErrorsMixin, NetBoxModelViewSet):
+    """Git repositories holding fabrics' desired state; credentials are write-only."""
+
+    parser_classes = PARSERS
+    queryset = GitRepository.objects.prefetch_related("tags")
+    serializer_class = serializers.GitRepositorySerializer
+    filterset_class = filtersets.GitRepositoryFilterSet
+
+    def get_permissions(self):
+        if self.action == "test_connection":
+            return [TokenActionPermission("test_connection")]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=None, responses=answers({202: serializers.GitTestAcceptedSerializer}, 403, 404, 409)
+    )
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk):
+        """Start a connection test of the repository (ls-remote over its real protocol, as a job): 202
+        with the job; while one is pending or running, answer with it. The repository moves to
+        testing at once; the job ends it connected (with the head commit) or failed (with a reason:
+        auth, not_found, network, tls, host_key, bad_ref). Needs the test_connection permission."""
+        repository = get_object_or_404(GitRepository.objects.restrict(request.user, "view"), pk=pk)
+        if not request.user.has_perm("netbox_hedgehog.test_connection_gitrepository", obj=repository):
+            raise PermissionDenied(_("You do not have permission to test this repository."))
+        try:
+            job, created = request_git_test(repository, user=request.user)
+        except InvalidTransition as exc:
+            raise serializers.TransitionRefused(exc) from None
+        body = serializers.GitTestAcceptedSerializer(
+            {"job": job, "created": created, "connection_status": repository.connection_status},
+            context={"request": request},
+        )
+        return Response(body.data, status=status.HTTP_202_ACCEPTED)

@@ -9,6 +9,7 @@ from .. import models
 from ..models.fabric import required_action_q
 
 __all__ = (
+    "GitRepositoryFilter",
     "HedgehogFabricFilter",
     "HedgehogResourceFilter",
     "MaintenanceWindowFilter",
@@ -72,3 +73,16 @@ class MaintenanceWindowFilter(NetBoxModelFilter):
     start: DatetimeFilterLookup | None = strawberry_django.filter_field()
     end: DatetimeFilterLookup | None = strawberry_django.filter_field()
     reason: StrFilterLookup | None = strawberry_django.filter_field()
+
+
+# --- git repositories (docs/git.md) ----------------------------------------------------------------
+
+
+@register_filter(models.GitRepository, lookups=True)
+class GitRepositoryFilter(NetBoxModelFilter):
+    name: StrFilterLookup | None = strawberry_django.filter_field()
+    remote_url: StrFilterLookup | None = strawberry_django.filter_field()
+    branch: StrFilterLookup | None = strawberry_django.filter_field()
+    connection_status: StrFilterLookup | None = strawberry_django.filter_field()
+    connection_error_code: StrFilterLookup | None = strawberry_django.filter_field()
+    last_validated: DatetimeFilterLookup | None = strawberry_django.filter_field()

@@ -2,6 +2,7 @@ import strawberry
 import strawberry_django
 
 from .types import (
+    GitRepositoryType,
     HedgehogFabricType,
     HedgehogResourceType,
     MaintenanceWindowType,
@@ -26,6 +27,9 @@ class HedgehogQuery:
 
     hedgehog_maintenance_window: MaintenanceWindowType = strawberry_django.field()
     hedgehog_maintenance_window_list: list[MaintenanceWindowType] = strawberry_django.field()
+
+    hedgehog_git_repository: GitRepositoryType = strawberry_django.field()
+    hedgehog_git_repository_list: list[GitRepositoryType] = strawberry_django.field()
 
 
 schema = [HedgehogQuery]

@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 
 from .. import models
 from .filters import (
+    GitRepositoryFilter,
     HedgehogFabricFilter,
     HedgehogResourceFilter,
     MaintenanceWindowFilter,
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from users.graphql.types import UserType
 
 __all__ = (
+    "GitRepositoryType",
     "HedgehogFabricType",
     "HedgehogResourceType",
     "MaintenanceWindowType",
@@ -185,3 +187,41 @@ class ReconciliationAlertType(NetBoxObjectType):
 class MaintenanceWindowType(NetBoxObjectType):
     fabrics: list[Annotated["HedgehogFabricType", strawberry.lazy("netbox_hedgehog.graphql.types")]]
     created_by: Annotated["UserType", strawberry.lazy("users.graphql.types")] | None
+
+
+# --- git repositories (docs/git.md): never the secrets (password, ssh_private_key), only whether set
+
+
+@register_type(
+    models.GitRepository,
+    fields=[
+        "id",
+        "name",
+        "description",
+        "comments",
+        "remote_url",
+        "branch",
+        "username",
+        "ca_cert",
+        "ssh_known_hosts",
+        "connection_status",
+        "connection_status_changed",
+        "last_validated",
+        "connection_error",
+        "connection_error_code",
+        "head_commit",
+        "head_commit_seen",
+        "created",
+        "last_updated",
+    ],  # fmt: skip
+    filters=GitRepositoryFilter,
+    pagination=True,
+)
+class GitRepositoryType(NetBoxObjectType):
+    @strawberry_django.field
+    def password_set(self) -> bool:
+        return bool(self.password)
+
+    @strawberry_django.field
+    def ssh_private_key_set(self) -> bool:
+        return bool(self.ssh_private_key)
