@@ -163,6 +163,8 @@ class FailureCodeChoices(ChoiceSet):
     GIT_BAD_REF = "git_bad_ref"
     GIT_BAD_CONFIGURATION = "git_bad_configuration"
     GIT_UNEXPECTED = "git_unexpected"
+    GIT_INTERRUPTED = "git_interrupted"
+    GIT_MANIFESTS = "git_manifests"
 
     CHOICES = [
         (UNAUTHORIZED, _("The API server rejected the credentials (401)."), "red"),
@@ -193,6 +195,8 @@ class FailureCodeChoices(ChoiceSet):
         (GIT_BAD_REF, _("The fabric's git branch does not exist."), "red"),
         (GIT_BAD_CONFIGURATION, _("The fabric's git repository settings are incomplete or invalid."), "red"),
         (GIT_UNEXPECTED, _("An unexpected git error; the job log has the details."), "red"),
+        (GIT_INTERRUPTED, _("The fabric's git repository test was interrupted."), "orange"),
+        (GIT_MANIFESTS, _("A manifest in the fabric's git repository is bad (file and line said)."), "red"),
     ]
 
     # Failures that mean the cluster cannot be reached or refuses the credentials (a connected

@@ -285,6 +285,9 @@ class ConnectionTestJob(FabricJob):
             self.fail(exc.message, exc.code)
         began = fabric.connection_status_changed
         outcome = connection.check(fabric, log)
+        if not isinstance(outcome, KubeFailure) and fabric.git_managed:
+            # the second rule of docs/git.md: a git-managed fabric's connection includes its repository's
+            outcome = git_service.check_for_fabric(fabric, trigger=trigger, job=self.job, log=log) or outcome
         if connection.reaped_since(fabric, began):
             # The reaper failed the fabric as interrupted meanwhile (and another test may be running).
             result = outcome.code if isinstance(outcome, KubeFailure) else "connected"

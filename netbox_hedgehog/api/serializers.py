@@ -186,6 +186,13 @@ class HedgehogFabricSerializer(ArgoCDFieldsMixin, NetBoxModelSerializer):
         trim_whitespace=False,
         help_text=_("Write-only kubeconfig (YAML); an empty string removes it. Read back as kubeconfig_set"),
     )
+    # --- desired state from git (docs/git.md)
+    git_repository = serializers.PrimaryKeyRelatedField(
+        queryset=GitRepository.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=_("The repository whose branch head is the desired state (null: NetBox holds it)"),
+    )
     kubernetes_token_set = serializers.SerializerMethodField(help_text=_("Whether a token is stored"))
     kubeconfig_set = serializers.SerializerMethodField(help_text=_("Whether a kubeconfig is stored"))
 
@@ -232,6 +239,9 @@ class HedgehogFabricSerializer(ArgoCDFieldsMixin, NetBoxModelSerializer):
             "kubeconfig_set",
             "kubeconfig_context",
             *ARGOCD_FIELDS,
+            # desired state from git (docs/git.md)
+            "git_repository",
+            "git_path",
             "required_action",
             "state_problems",
             "available_transitions",
@@ -536,6 +546,7 @@ class HedgehogResourceSerializer(NetBoxModelSerializer):
             "sync_state",
             "desired_spec",
             "desired_labels",
+            "desired_source",
             "actual_spec",
             "actual_labels",
             "actual_annotations",

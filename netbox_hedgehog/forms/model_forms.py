@@ -73,6 +73,7 @@ class HedgehogFabricForm(NetBoxModelForm):
         FieldSet("kubernetes_namespace", "sync_interval", name=_("Hedgehog objects")),
         FieldSet("auto_reconcile", "auto_reconcile_prune", name=_("When drift is found")),
         FieldSet("argocd_namespace", "argocd_application", name=_("Argo CD")),
+        FieldSet("git_repository", "git_path", name=_("Desired state from git")),
     )
 
     class Meta:
@@ -91,6 +92,8 @@ class HedgehogFabricForm(NetBoxModelForm):
             "auto_reconcile_prune",
             "argocd_namespace",
             "argocd_application",
+            "git_repository",
+            "git_path",
             "comments",
             "tags",
         )

@@ -334,6 +334,27 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         help_text=_("Context to use; empty for the kubeconfig's current context"),
     )
 
+    # --- desired state from git (docs/git.md)
+    git_repository = models.ForeignKey(
+        to="netbox_hedgehog.GitRepository",
+        on_delete=models.PROTECT,
+        related_name="fabrics",
+        null=True,
+        blank=True,
+        verbose_name=_("git repository"),
+        help_text=_(
+            "Take the desired state from this repository's branch head (edits in NetBox are refused)"
+        ),
+    )
+    git_path = models.CharField(
+        verbose_name=_("path in the repository"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Directory holding this fabric's manifests (*.yaml, *.yml, recursively); empty for the root"
+        ),
+    )
+
     clone_fields = ("description", "kubernetes_namespace", "kubernetes_verify_tls")
 
     class Meta:
@@ -426,6 +447,11 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
         return AlertSeverityChoices.colors.get(self.highest_open_alert)
 
     @property
+    def git_managed(self) -> bool:
+        """Whether the desired state comes from a git repository (docs/git.md)."""
+        return self.git_repository_id is not None
+
+    @property
     def has_credentials(self) -> bool:
         return bool(self.kubeconfig or self.kubernetes_server)
 
@@ -451,6 +477,12 @@ class HedgehogFabric(JobsMixin, NetBoxModel):
             context=self.kubeconfig_context,
             allow_http=self.kubernetes_allow_http,
         )
+        path = (self.git_path or "").strip().strip("/")
+        if path and (".." in path.split("/") or "\\" in path):
+            errors["git_path"] = _("A path inside the repository, like fabrics/dc1.")
+        self.git_path = path
+        if path and not self.git_repository_id:
+            errors["git_path"] = _("A path needs a git repository.")
         if errors:
             raise ValidationError(errors)
 

@@ -32,6 +32,7 @@ OBSERVED_FIELDS = (
     "diff",
     "sync_error",
     "apply_pending_since",
+    "desired_source",
 )
 
 
@@ -77,6 +78,12 @@ class HedgehogResource(NetBoxModel):
     # what NetBox holds as desired (null desired_spec: not managed by NetBox)
     desired_spec = models.JSONField(verbose_name=_("desired spec"), null=True, blank=True)
     desired_labels = models.JSONField(verbose_name=_("desired labels"), default=dict, blank=True)
+
+    # where the desired state comes from, for a git-managed fabric (docs/git.md): repository, file,
+    # line, commit; empty when NetBox holds it
+    desired_source = models.JSONField(
+        verbose_name=_("desired state from"), default=dict, blank=True, editable=False
+    )
 
     # the comparison
     sync_state = models.CharField(
@@ -166,7 +173,47 @@ class HedgehogResource(NetBoxModel):
                 errors["desired_labels"] = exc.messages
         if errors:
             raise ValidationError(errors)
+        self._refuse_edit_of_git_state()
         self._refuse_duplicate()
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._loaded_desired = (
+            instance.__dict__.get("desired_spec"),
+            instance.__dict__.get("desired_labels"),
+        )
+        return instance
+
+    def _refuse_edit_of_git_state(self):
+        """A git-managed fabric's desired state is edited in git, never here (the UI, REST, bulk
+        edits and imports all validate through this): the refusal names the file to edit."""
+        if self.fabric_id is None or self.fabric.git_repository_id is None:
+            return
+        loaded_spec, loaded_labels = getattr(self, "_loaded_desired", (None, {}))
+        if (loaded_spec, loaded_labels or {}) == (self.desired_spec, self.desired_labels or {}):
+            return
+        repository = self.fabric.git_repository
+        source = self.desired_source or {}
+        where = (
+            f"{source['file']} (line {source.get('line', 1)})"
+            if source.get("file")
+            else f"a manifest under {self.fabric.git_path or '/'}"
+        )
+        raise ValidationError(
+            {
+                "desired_spec": _(
+                    "{fabric} takes its desired state from git: edit {where} in repository {repository} "
+                    "({url}, branch {branch}), then sync."
+                ).format(
+                    fabric=self.fabric,
+                    where=where,
+                    repository=repository,
+                    url=repository.remote_url,
+                    branch=repository.branch,
+                )
+            }
+        )
 
     def _refuse_duplicate(self):
         """A field error (not a database IntegrityError) for an identity the fabric already has."""

@@ -27,6 +27,9 @@ from ..state import alerts as a
 from ..state import machine as m
 from . import events as emitting
 
+GIT_AUTH_FAILURE = a.GIT_AUTH_FAILURE
+GIT_AUTH_RULE = a.GIT_AUTH_REFUSED
+
 
 class AlertRefused(Exception):
     """A status change the alert's table refuses (e.g. acknowledging a resolved alert)."""

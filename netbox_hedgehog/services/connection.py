@@ -28,7 +28,7 @@ from ..kube.probe import probe
 from ..models import HedgehogFabric, StateTransition
 from ..state import machine as m
 from ..validators.kubeconfig import credential_strings
-from . import argocd
+from . import argocd, git
 from .state import InvalidTransition, transition
 
 # Failures that mean the cluster cannot be reached or refuses the credentials (a connected fabric
@@ -394,6 +394,9 @@ def _record(done, pending, summary, job, log) -> int:
             log(f"{fabric}: result discarded, the reaper declared its test interrupted while it ran")
             discarded += 1
             continue
+        if not isinstance(outcome, KubeFailure) and fabric.git_managed:
+            # the second rule of docs/git.md: a git-managed fabric's connection includes its repository's
+            outcome = git.check_for_fabric(fabric, trigger=trigger, job=job) or outcome
         finish(fabric, outcome, trigger=trigger, job=job)
         ok = not isinstance(outcome, KubeFailure)
         summary["connected" if ok else "failed"] += 1

@@ -16,11 +16,15 @@ from django.db.models import DateTimeField, Func
 from django.utils import timezone
 
 from .. import settings
-from ..choices import GitFailureCodeChoices, TriggerChoices
-from ..gitremote.client import GitFailure, ls_remote
-from ..models import GitRepository, GitRepositoryTransition
+from ..choices import FailureCodeChoices, GitFailureCodeChoices, TriggerChoices
+from ..gitremote.client import GitFailure, ls_remote, read_tree
+from ..kube.errors import KubeFailure
+from ..models import GitRepository, GitRepositoryTransition, HedgehogResource
 from ..models.git import DETAIL_FIELDS
 from ..state import machine as m
+from ..state.kinds import BY_KIND
+from ..state.manifests import parse
+from . import rollup
 from .state import acting_user
 
 __all__ = ("InvalidRepositoryTransition", "begin", "check", "finish", "transition")
@@ -186,3 +190,182 @@ def reap_stale_tests(*, job=None, log=None) -> int:
         count += 1
         log(f"{repository}: interrupted git test failed")
     return count
+
+
+# --- what other work learns of a repository (a sync, a fabric's connection test) -------------------
+
+
+def observed(repository, outcome, *, trigger, job=None):
+    """Record what talking to the repository during other work found, within the connection table:
+    a failure fails it (through testing when it was not connected or testing), a success connects
+    it or, when connected already, only moves the head commit seen."""
+    try:
+        if isinstance(outcome, GitFailure):
+            if repository.connection_status in (m.UNKNOWN, m.FAILED):
+                transition(
+                    repository, m.TESTING, trigger=trigger, job=job, reason="Seen during a fabric's work"
+                )
+            transition(
+                repository,
+                m.FAILED,
+                trigger=trigger,
+                job=job,
+                reason=outcome.message,
+                details={"connection_error_code": outcome.code},
+            )
+            return
+        commit = outcome["commit"]
+        if repository.connection_status == m.CONNECTED:
+            GitRepository.objects.filter(pk=repository.pk).update(
+                head_commit=commit, head_commit_seen=Clock()
+            )
+            repository.refresh_state()
+            return
+        if repository.connection_status != m.TESTING:
+            transition(repository, m.TESTING, trigger=trigger, job=job, reason="Seen during a fabric's work")
+        transition(
+            repository,
+            m.CONNECTED,
+            trigger=trigger,
+            job=job,
+            reason=f"Branch {repository.branch} at {commit[:12]}",
+            details={"head_commit": commit, "head_commit_seen": timezone.now()},
+        )
+    except InvalidRepositoryTransition:
+        repository.refresh_state()  # another writer moved it first
+
+
+def fabric_failure(repository, failure: GitFailure) -> KubeFailure:
+    """A repository's failure as the failure of a fabric that depends on it: code git_<reason>, the
+    repository named (FailureCodeChoices has every git_ code)."""
+    return KubeFailure(
+        f"git_{failure.code}", f"Git repository {repository.name}: [{failure.code}] {failure.message}"
+    )
+
+
+def check_for_fabric(fabric, *, trigger, job=None, log=None, seen=None):
+    """The repository part of a git-managed fabric's connection health: ls-remote, recorded on the
+    repository; None when it is fine, else the fabric's KubeFailure (git_...). `seen`: a dict of
+    outcomes by repository already asked in this round (a repository shared by several fabrics is
+    asked once)."""
+    repository = fabric.git_repository
+    if seen is not None and repository.pk in seen:
+        outcome = seen[repository.pk]
+    else:
+        outcome = check(repository)
+        observed(repository, outcome, trigger=trigger, job=job)
+        if seen is not None:
+            seen[repository.pk] = outcome
+    if isinstance(outcome, GitFailure):
+        if log:
+            log(f"Git repository {repository.name}: failed [{outcome.code}] {outcome.message}")
+        return fabric_failure(repository, outcome)
+    if log:
+        log(f"Git repository {repository.name}: {repository.branch} at {outcome['commit'][:12]}")
+    return None
+
+
+# --- desired state from git -------------------------------------------------------------------------
+
+
+class DesiredState:
+    """What a sync of a git-managed fabric applies: the manifests at one commit."""
+
+    def __init__(self, repository, commit, parsed):
+        self.repository, self.commit, self.parsed = repository, commit, parsed
+
+
+# A repository whose connection failed with this reason is not asked again by syncs until a test of
+# it succeeds (a rejected credential is not retried by every fabric, every sync).
+STOPS_SYNCS = (GitFailureCodeChoices.AUTH,)
+
+
+def read_desired(fabric, *, job=None, log=None) -> DesiredState:
+    """Fetch the fabric's manifests at its repository's branch head and parse them (no write to the
+    fabric's resources). Raises KubeFailure: git_<reason> when the repository cannot be read (and
+    records that on the repository), git_manifests when a manifest is bad (every problem with its
+    file and line in the message)."""
+    log = log or (lambda message: None)
+    repository = GitRepository.objects.get(pk=fabric.git_repository_id)
+    if repository.connection_status == m.FAILED and repository.connection_error_code in STOPS_SYNCS:
+        raise KubeFailure(
+            f"git_{repository.connection_error_code}",
+            f"Git repository {repository.name}: [{repository.connection_error_code}] {repository.connection_error} "
+            "Syncs of its fabrics are stopped until a test of the repository succeeds.",
+        )
+    try:
+        commit, files = read_tree(repository, fabric.git_path)
+    except GitFailure as failure:
+        observed(repository, failure, trigger=TriggerChoices.SYNC, job=job)
+        raise fabric_failure(repository, failure) from None
+    observed(repository, {"commit": commit}, trigger=TriggerChoices.SYNC, job=job)
+    parsed = parse(files, fabric.kubernetes_namespace)
+    log(
+        f"Git {repository.name} {repository.branch} at {commit[:12]}: {len(parsed.manifests)} manifest(s) "
+        f"under {fabric.git_path or '/'}"
+        + (f", {len(parsed.skipped)} other file(s) skipped" if parsed.skipped else "")
+    )
+    if parsed.problems:
+        shown = "; ".join(str(p) for p in parsed.problems[:20])
+        more = f" (and {len(parsed.problems) - 20} more)" if len(parsed.problems) > 20 else ""
+        raise KubeFailure(
+            FailureCodeChoices.GIT_MANIFESTS,
+            f"Git repository {repository.name} at {commit[:12]}: {len(parsed.problems)} bad manifest(s), "
+            f"nothing applied: {shown}{more}",
+        )
+    return DesiredState(repository, commit, parsed)
+
+
+def apply_desired(fabric, desired: DesiredState) -> dict:
+    """Make git's manifests the fabric's desired state, each resource with its source (file, line,
+    commit); resources no manifest names are no longer desired. The comparison with what the cluster
+    has is made again for every row changed. Call within the sync's transaction."""
+    namespace = fabric.kubernetes_namespace
+    rows = {(r.kind, r.name): r for r in HedgehogResource.objects.filter(fabric=fabric, namespace=namespace)}
+    creates, updates = [], []
+    wanted = set()
+    for manifest in desired.parsed.manifests:
+        kind = BY_KIND[manifest.kind]
+        source = {
+            "repository": desired.repository.pk,
+            "repository_name": desired.repository.name,
+            "file": manifest.file,
+            "line": manifest.line,
+            "commit": desired.commit,
+        }
+        wanted.add((manifest.kind, manifest.name))
+        row = rows.get((manifest.kind, manifest.name))
+        if row is None:
+            row = HedgehogResource(
+                fabric=fabric,
+                api_group=kind.group,
+                api_version=kind.version,
+                kind=kind.kind,
+                plural=kind.plural,
+                namespace=namespace,
+                name=manifest.name,
+            )
+            creates.append(row)
+        elif (row.desired_spec, row.desired_labels, row.desired_source) == (
+            manifest.spec,
+            manifest.labels,
+            source,
+        ):
+            continue
+        else:
+            updates.append(row)
+        row.desired_spec, row.desired_labels, row.desired_source = manifest.spec, manifest.labels, source
+        row.compare_again()
+    for key, row in rows.items():
+        if key not in wanted and not row.read_only and (row.desired_spec is not None or row.desired_source):
+            row.desired_spec, row.desired_labels, row.desired_source = None, {}, {}
+            row.compare_again()
+            updates.append(row)
+    with rollup.batch():
+        if creates:
+            HedgehogResource.objects.bulk_create(creates)
+        if updates:
+            HedgehogResource.objects.bulk_update(
+                updates, ["desired_spec", "desired_labels", "desired_source", "sync_state", "diff"]
+            )
+    return {"desired_created": len(creates), "desired_updated": len(updates), "commit": desired.commit}

@@ -251,6 +251,7 @@ class NewRow:
     def __init__(self, **values):
         self.desired_spec = None
         self.desired_labels = {}
+        self.desired_source = {}
         self.sync_error = ""
         self.apply_pending_since = None
         self.__dict__.update(values)
@@ -261,7 +262,7 @@ COPY_COLUMNS = (
     "fabric_id", "api_group", "api_version", "kind", "plural", "namespace", "name", "uid", "resource_version",
     "generation", "actual_spec", "actual_labels", "actual_annotations", "actual_status", "first_seen", "last_seen",
     "desired_spec", "desired_labels", "sync_state", "diff", "sync_error", "custom_field_data", "created",
-    "last_updated", "apply_pending_since",
+    "last_updated", "apply_pending_since", "desired_source",
 )  # fmt: skip
 
 
@@ -309,6 +310,7 @@ def _copy_values(row) -> tuple:
         row.last_seen,  # created
         row.last_seen,  # last_updated
         row.apply_pending_since,
+        _json(row.desired_source, dumped),
     )
 
 

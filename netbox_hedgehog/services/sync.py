@@ -26,7 +26,8 @@ from ..models import HedgehogFabric
 from ..state import kinds as K
 from ..state import machine as m
 from ..state import resources as R
-from . import argocd, rollup
+from . import alerts, argocd, rollup
+from . import git as git_service
 from .connection import read_application, report_kubernetes_error
 from .resources import ResourceStore
 from .state import InvalidTransition, transition
@@ -190,14 +191,28 @@ def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict
         except InvalidTransition as exc:
             log(f"Sync not started: {exc.message}")
             return {"refused": exc.code}
-        adopt = fabric.last_sync is None
+        # --- a git-managed fabric: the desired state is git's, read before anything is written
+        desired = None
+        if fabric.git_managed:
+            try:
+                desired = git_service.read_desired(fabric, job=job, log=log)
+            except KubeFailure as failure:
+                log(f"Sync failed [{failure.code}]: {failure.message}")
+                fail(fabric, failure, failure, job=job, trigger=trigger)
+                git_stopped(fabric, failure)
+                raise
+        adopt = fabric.last_sync is None and desired is None
         if adopt:
             log("First sync: what the cluster has becomes the desired state (import)")
         try:
             with connect(fabric) as access:
                 with transaction.atomic():
+                    if desired is not None:
+                        log(f"Desired state from git: {git_service.apply_desired(fabric, desired)}")
                     written = SyncRun(fabric, access, adopt=adopt, log=log).run()
                     counts = finish(fabric, job=job, trigger=trigger)
+                    if desired is not None and alerts.GIT_AUTH_FAILURE in (fabric.open_alerts or {}):
+                        alerts.resolve_automatically(fabric, alerts.GIT_AUTH_FAILURE)
                 # the Application and the switches just read: readiness, alerts, activation
                 application = read_application(access, fabric)
         except Exception as exc:  # noqa: BLE001 - classified, recorded on the fabric and in the log
@@ -249,7 +264,7 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
         if (
             fabric.status in (m.PLANNED, m.ACTIVE)
             and fabric.connection_status == m.CONNECTED
-            and failure.code != FailureCodeChoices.BAD_CONFIGURATION
+            and failure.code not in NOT_RETRIED
         ):
             retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
         try:
@@ -264,6 +279,24 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
             )
         except InvalidTransition:
             fabric.refresh_state()
+
+
+# Failures a sync retry cannot mend: the credentials or the manifests need a person.
+NOT_RETRIED = (
+    FailureCodeChoices.BAD_CONFIGURATION,
+    FailureCodeChoices.GIT_AUTH,
+    FailureCodeChoices.GIT_MANIFESTS,
+)
+
+
+def git_stopped(fabric, failure):
+    """The first rule of docs/git.md: a git authentication failure stops the fabric's syncs; its
+    alert opens (the sync already ended in error naming the repository and its reason)."""
+    if failure.code == FailureCodeChoices.GIT_AUTH:
+        fabric.refresh_from_db()
+        alerts.open_alert(
+            fabric, alerts.GIT_AUTH_RULE, message=f"{alerts.GIT_AUTH_RULE.message} {failure.message}"
+        )
 
 
 def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None, lost=()) -> int:

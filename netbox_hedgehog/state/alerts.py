@@ -171,6 +171,16 @@ APPLY_REFUSED = Rule(
     "Read the refusal (an admission webhook's message); fix the desired spec, then reconcile it again.",
     RECONCILE,
 )
+# --- git (docs/git.md): opened by a sync that met the repository's authentication failure, resolved
+# by the fabric's next successful sync
+GIT_AUTH_REFUSED = Rule(
+    GIT_AUTH_FAILURE,
+    HIGH,
+    lambda f: True,
+    "The git repository holding the fabric's desired state rejected its credentials: syncs are stopped.",
+    "Fix the repository's credentials, test the repository, then sync the fabric.",
+    SYNC,
+)
 # Per switch (its Agent), opened and resolved by services/argocd.py `review` (thresholds: the
 # settings switch_stale_after and switch_apply_pending_after).
 STALE_SWITCH = Rule(
@@ -191,7 +201,14 @@ PENDING_APPLY = Rule(
 )
 RULES = {
     rule.type: rule
-    for rule in (*FABRIC_RULES, MAINTENANCE_REVIEW, APPLY_REFUSED, STALE_SWITCH, PENDING_APPLY)
+    for rule in (
+        *FABRIC_RULES,
+        MAINTENANCE_REVIEW,
+        APPLY_REFUSED,
+        STALE_SWITCH,
+        PENDING_APPLY,
+        GIT_AUTH_REFUSED,
+    )
 }
 
 

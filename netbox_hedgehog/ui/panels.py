@@ -28,6 +28,11 @@ class FabricPanel(panels.ObjectAttributesPanel):
     title = _("Fabric")
     name = attrs.TextAttr("name")
     description = attrs.TextAttr("description")
+    # desired state from git (docs/git.md)
+    git_repository = attrs.RelatedObjectAttr(
+        "git_repository", linkify=True, label=_("Desired state from git")
+    )
+    git_path = attrs.TextAttr("git_path", label=_("Path in the repository"), style="font-monospace")
 
 
 class FabricStatePanel(panels.ObjectPanel):
