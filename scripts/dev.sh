@@ -542,6 +542,41 @@ cmd_down() {
   note "stopped"
 }
 
+# The demo's git repository (docs/git.md): the demo cluster's Hedgehog objects as manifests, one file
+# per kind, in fabrics/demo-gitops/ of a local bare repository (made once; edit it to see drift).
+DEMO_GIT="$DEV/git/demo-fabrics.git"
+make_demo_git() {
+  [ -d "$DEMO_GIT" ] && return
+  local work="$DEV/git/demo-fabrics-work"
+  rm -rf "$work" && mkdir -p "$work/fabrics/demo-gitops"
+  (source "$DEV/env" && cd "$ROOT" && python - "$work/fabrics/demo-gitops" <<'PY'
+import sys
+from pathlib import Path
+
+import yaml
+
+from hedgehog_kube_emulator import demo_fabric_yaml
+from netbox_hedgehog.state.kinds import MANAGED
+
+managed, by_kind = {k.kind for k in MANAGED}, {}
+for doc in yaml.safe_load_all(demo_fabric_yaml()):
+    if doc and doc["kind"] in managed:
+        meta = {"name": doc["metadata"]["name"], **({"labels": doc["metadata"]["labels"]} if doc["metadata"].get("labels") else {})}
+        spec = doc.get("spec") or {}
+        if doc["kind"] == "VPCAttachment" and "/" not in spec.get("subnet", "/"):
+            spec["subnet"] += "/default"  # as the cluster's defaulting webhook stores it
+        by_kind.setdefault(doc["kind"], []).append({"apiVersion": doc["apiVersion"], "kind": doc["kind"], "metadata": meta, "spec": spec})
+for kind, docs in by_kind.items():
+    (Path(sys.argv[1]) / f"{kind.lower()}s.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+PY
+  )
+  git -C "$work" init -q -b main
+  git -C "$work" add -A
+  git -C "$work" -c user.name="make demo" -c user.email=demo@localhost commit -qm "The demo fabric's manifests"
+  git clone -q --bare "$work" "$DEMO_GIT"
+  git -C "$work" remote add origin "$DEMO_GIT"
+}
+
 cmd_up() {
   start_all
   wait_for_netbox
@@ -558,7 +593,10 @@ cmd_demo() {
   log "creating the admin user, its API token and the example fabrics; installing the plugin's scripts"
   nb hedgehog_install_scripts &
   local scripts=$!
-  nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG"
+  log "creating the demo's git repository ($DEMO_GIT)"
+  make_demo_git
+  nb hedgehog_demo --api-token-file "$DEV/api-token" --cluster-kubeconfig "$DEMO_KUBECONFIG" \
+    --git-repository "file://$DEMO_GIT"
   wait "$scripts" || die "netbox hedgehog_install_scripts failed"
   wait_for_netbox
   note "demo ready"
@@ -576,6 +614,9 @@ The planned fabric gitops-fabric is deployed by that cluster's Argo CD Applicati
 argocd/gitops-fabric, which completes about ${DEMO_ARGOCD_AFTER:-90} s after NetBox first read it
 (leaf-03 applies its configuration then): watch its Argo CD and Switch readiness panels, and Argo CD
 activate it (docs/argocd.md).
+The fabric demo-gitops takes its desired state from git: .dev/git/demo-fabrics.git (branch main,
+fabrics/demo-gitops/). Edit a manifest in .dev/git/demo-fabrics-work, commit, \`git push origin main\`,
+then press Sync on its page to see the drift.
 Stop everything with: make down
 MSG
 }

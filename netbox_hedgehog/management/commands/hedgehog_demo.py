@@ -19,8 +19,8 @@ from users.models import Token
 
 from netbox_hedgehog.choices import TriggerChoices
 from netbox_hedgehog.credentials import CredentialsUnreadable, reveal
-from netbox_hedgehog.jobs import request_sync, request_test_after_edit
-from netbox_hedgehog.models import HedgehogFabric
+from netbox_hedgehog.jobs import request_git_test, request_sync, request_test_after_edit
+from netbox_hedgehog.models import GitRepository, HedgehogFabric
 from netbox_hedgehog.services.state import start_as, transition
 from netbox_hedgehog.state import machine as m
 
@@ -74,6 +74,12 @@ CLUSTER_FABRICS = {
     GITOPS_FABRIC: (GITOPS_FABRIC_DESCRIPTION, GITOPS_FABRIC_COMMENTS, m.PLANNED),
 }
 
+# The git-managed demo fabric (docs/git.md): the same demo cluster, its desired state from a local
+# repository that `make demo` creates under .dev/git/ (file://).
+GIT_REPOSITORY = "demo-fabrics"
+GIT_FABRIC = "demo-gitops"
+GIT_PATH = "fabrics/demo-gitops"
+
 
 class Command(BaseCommand):
     help = "Create the demo admin user, an API token and example fabrics (idempotent)."
@@ -93,12 +99,28 @@ class Command(BaseCommand):
             help=f"Create (or update) the fabrics {', '.join(CLUSTER_FABRICS)} with this kubeconfig as their credentials",
         )
         parser.add_argument(
+            "--git-repository",
+            metavar="URL",
+            help=f"With --cluster-kubeconfig: the repository {GIT_REPOSITORY!r} (e.g. file:///.../demo-fabrics.git) "
+            f"and the fabric {GIT_FABRIC!r} that takes its desired state from {GIT_PATH} in it",
+        )
+        parser.add_argument(
             "--cluster-only",
             action="store_true",
             help="With --cluster-kubeconfig: only update those fabrics that exist; create nothing",
         )
 
-    def handle(self, *args, username, password, api_token_file, cluster_kubeconfig, cluster_only, **options):
+    def handle(
+        self,
+        *args,
+        username,
+        password,
+        api_token_file,
+        cluster_kubeconfig,
+        cluster_only,
+        git_repository=None,
+        **options,
+    ):
         kubeconfig = None
         if cluster_kubeconfig:
             try:
@@ -133,8 +155,45 @@ class Command(BaseCommand):
         if kubeconfig is not None:
             for name in CLUSTER_FABRICS:
                 self._cluster_fabric(kubeconfig, user, create=True, name=name)
+            if git_repository:
+                self._git_fabric(kubeconfig, git_repository, user)
             for name in CLUSTER_FABRICS:
                 self._first_sync(user, name=name)
+            if git_repository:
+                self._first_sync(user, name=GIT_FABRIC)
+
+    def _git_fabric(self, kubeconfig, url, user):
+        """The demo repository and the fabric that takes its desired state from it (created once)."""
+        with transaction.atomic():
+            repository = GitRepository.objects.filter(name=GIT_REPOSITORY).first()
+            if repository is None:
+                repository = GitRepository(
+                    name=GIT_REPOSITORY,
+                    remote_url=url,
+                    branch="main",
+                    description="The demo fabric's manifests (a local repository made by make demo)",
+                )
+                try:
+                    repository.full_clean()
+                except ValidationError as exc:
+                    raise CommandError(f"the demo repository is refused: {'; '.join(exc.messages)}") from None
+                repository.save()
+                request_git_test(repository, user=user, reason="Demo: repository created")
+                self.stdout.write(f"created git repository {GIT_REPOSITORY}: {url}")
+            if HedgehogFabric.objects.filter(name=GIT_FABRIC).exists():
+                return
+            fabric = HedgehogFabric(
+                name=GIT_FABRIC,
+                description="Desired state from git: the demo-fabrics repository, " + GIT_PATH,
+                git_repository=repository,
+                git_path=GIT_PATH,
+            )
+            fabric.set_secret("kubeconfig", kubeconfig)
+            fabric.full_clean()
+            fabric.save()
+            start_as(fabric, m.ACTIVE, user=user, reason="Demo: deployed from git")
+            request_test_after_edit(fabric, user=user)
+        self.stdout.write(f"created fabric {GIT_FABRIC} (desired state from {GIT_REPOSITORY}:{GIT_PATH})")
 
     def _first_sync(self, user, wait=30, name=CLUSTER_FABRIC):
         """Once the worker connected a fabric of the demo cluster, sync it (if it never was), so its
