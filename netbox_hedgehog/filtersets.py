@@ -80,11 +80,16 @@ class HedgehogFabricFilterSet(NetBoxModelFilterSet):
         queryset=MaintenanceWindow.objects.all(),
         label=_("Maintenance window (ID)"),
     )
+    # desired state from git (docs/git.md)
+    git_repository_id = django_filters.ModelMultipleChoiceFilter(
+        field_name="git_repository", queryset=GitRepository.objects.all(), label=_("Git repository (ID)")
+    )
 
     class Meta:
         model = HedgehogFabric
         fields = (
             "id",
+            "git_path",
             "name",
             "description",
             "status_changed",
