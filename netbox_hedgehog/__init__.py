@@ -27,6 +27,9 @@ class HedgehogConfig(PluginConfig):
         "credentials_key": None,
         # Kubernetes client timeouts, in seconds: connecting, and a whole request.
         "connect_timeout": 5,
+        # Whether git repositories may have file:// URLs (repositories on the NetBox host's own disk).
+        # Off: whoever may add a repository could otherwise read any repository on the host.
+        "git_allow_file_urls": False,
         "request_timeout": 10,
         # Health checks of connected fabrics (minutes between rounds), how many fabrics one job
         # (the round, or one of its batches) tests at once, and how many fabrics a batch holds: a

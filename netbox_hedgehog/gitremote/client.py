@@ -116,6 +116,11 @@ def _client(repository):
                 client, path = get_transport_and_path(url, ssh_command=shlex.join(options))
                 yield client, path
         elif scheme == "file":
+            if not settings.get("git_allow_file_urls"):  # a row stored before the setting was turned off
+                raise GitFailure(
+                    G.BAD_CONFIGURATION,
+                    "file:// repositories are off on this NetBox (plugin setting git_allow_file_urls).",
+                )
             client, path = get_transport_and_path(url)
             yield client, path
         else:

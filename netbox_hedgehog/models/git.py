@@ -17,6 +17,7 @@ from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
 from utilities.querysets import RestrictedQuerySet
 
+from .. import settings as plugin_settings
 from ..choices import ConnectionStatusChoices, GitFailureCodeChoices, TriggerChoices
 from ..credentials import CredentialsUnreadable, reveal, seal
 from ..state import machine as m
@@ -233,6 +234,16 @@ class GitRepository(JobsMixin, NetBoxModel):
             ).format(url=self.remote_url[:60])
         elif parts.scheme in ("https", "ssh") and not parts.hostname:
             errors["remote_url"] = _("The URL names no host.")
+        elif parts.scheme == "ssh" and (
+            parts.hostname.startswith("-") or (parts.username or "").startswith("-")
+        ):
+            # ssh would read such a host or user as an option (-oProxyCommand=... runs a command)
+            errors["remote_url"] = _("The URL's host and user must not start with '-'.")
+        elif parts.scheme == "file" and not plugin_settings.get("git_allow_file_urls"):
+            errors["remote_url"] = _(
+                "file:// repositories are off on this NetBox (they read the NetBox host's own disk); "
+                "an administrator can allow them with the plugin setting git_allow_file_urls."
+            )
         elif parts.scheme == "file" and (
             parts.netloc not in ("", "localhost") or not parts.path.startswith("/")
         ):

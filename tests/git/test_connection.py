@@ -146,3 +146,32 @@ def test_unusable_settings_are_refused_with_the_field(url, field):
     with pytest.raises(ValidationError) as error:
         make_repository(url=url, password="")
     assert field in error.value.message_dict
+
+
+def test_an_ssh_host_or_user_that_ssh_would_read_as_an_option_is_refused():
+    from django.core.exceptions import ValidationError
+
+    for url in (
+        "ssh://-oProxyCommand=touch${IFS}/tmp/pwned/r.git",
+        "ssh://-oProxyCommand=x@example.net/r.git",
+    ):
+        with pytest.raises(ValidationError) as error:
+            make_repository(url=url, password="")
+        assert "must not start with '-'" in str(error.value.message_dict["remote_url"])
+
+
+def test_file_urls_are_refused_unless_the_administrator_allows_them(git_root):
+    from django.core.exceptions import ValidationError
+
+    from tests.support.settings import plugin_settings
+
+    url = f"file://{git_root}/fabrics.git"
+    allowed = make_repository(url=url, password="", user="")
+    with plugin_settings(git_allow_file_urls=False):
+        with pytest.raises(ValidationError) as error:
+            make_repository("other", url=url, password="", user="")
+        assert "git_allow_file_urls" in str(error.value.message_dict["remote_url"])
+        # a repository stored while they were allowed is not read either
+        git_service.test(allowed)
+    allowed.refresh_from_db()
+    assert (allowed.connection_status, allowed.connection_error_code) == (m.FAILED, "bad_configuration")
