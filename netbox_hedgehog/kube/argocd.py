@@ -9,10 +9,18 @@ from ..state import argocd as argo
 from .errors import classify
 
 
-def read_application(access, namespace: str, name: str) -> argo.Application:
+def read_application(access, namespace: str, name: str, served: dict | None = None) -> argo.Application:
     """The Application's kept facts; never raises for what the cluster answers (an error is kept as
-    presence "unreadable" with its classified reason; the caller redacts it)."""
+    presence "unreadable" with its classified reason; the caller redacts it).
+
+    `served` is what the cluster's `/apis` said just before (group -> versions; kube/probe.py), when
+    known: a cluster that does not serve argoproj.io/v1alpha1 has no Argo CD (no request), and a
+    404 from one that does means the Application is missing (no second request to tell an object
+    that does not exist from a resource that is not served).
+    """
     checked = datetime.now(UTC).isoformat(timespec="seconds")
+    if served is not None and argo.APPLICATION_VERSION not in served.get(argo.APPLICATION_GROUP, ()):
+        return argo.Application(argo.NOT_INSTALLED, namespace, name, checked_at=checked)
     custom = k8s.CustomObjectsApi(access.api)
     try:
         obj = custom.get_namespaced_custom_object(
@@ -28,7 +36,7 @@ def read_application(access, namespace: str, name: str) -> argo.Application:
         error = exc
         if exc.status == 404:
             try:
-                presence = argo.MISSING if _served(custom, access) else argo.NOT_INSTALLED
+                presence = argo.MISSING if served is not None or _served(custom, access) else argo.NOT_INSTALLED
                 return argo.Application(presence, namespace, name, checked_at=checked)
             except Exception as again:  # noqa: BLE001 - classified and kept below, never swallowed
                 error = again

@@ -13,21 +13,30 @@ HEDGEHOG_GROUPS = {
 }
 
 
-def probe(access, log=None) -> dict:
+# Where probe() leaves the API groups and versions the cluster serves (for the Argo CD read that
+# follows: kube/argocd.py); popped by the caller, never kept in cluster_info.
+SERVED = "_served_groups"
+
+
+def probe(access, log=None, *, known: dict | None = None) -> dict:
     """Ask the cluster for its version and the Hedgehog groups and kinds; check listing works.
 
-    Returns what was found (kept in the fabric's cluster_info); raises KubeFailure.
+    Returns what was found (kept in the fabric's cluster_info), with what `/apis` said under SERVED;
+    raises KubeFailure. `known` is the cluster_info of the fabric's last successful test: a health
+    check passes it, and a group still served at the same version keeps the kinds found then instead
+    of asking for its resource list again (four requests instead of six; a manual test, a retry and
+    a group whose version changed ask again).
     """
     log = log or (lambda message: None)
     try:
-        return _probe(access, log)
+        return _probe(access, log, (known or {}).get("groups") or {})
     except KubeFailure:
         raise
     except Exception as exc:  # noqa: BLE001 - classified into a KubeFailure, never swallowed
         raise classify(exc, server=access.server, timeout=access.timeout) from exc
 
 
-def _probe(access, log) -> dict:
+def _probe(access, log, known_groups) -> dict:
     timeout = access.timeout
     log(f"Connecting to {access.summary}")
     version = k8s.VersionApi(access.api).get_code(_request_timeout=timeout)
@@ -46,10 +55,14 @@ def _probe(access, log) -> dict:
     custom = k8s.CustomObjectsApi(access.api)
     groups = {}
     for group, (api_version, check_plural) in HEDGEHOG_GROUPS.items():
-        resources = custom.get_api_resources(group, api_version, _request_timeout=timeout).resources
-        kinds = sorted({r.kind for r in resources if "/" not in r.name})
-        groups[f"{group}/{api_version}"] = kinds
-        log(f"{group}/{api_version}: {len(kinds)} kinds ({', '.join(kinds)})")
+        kinds = known_groups.get(f"{group}/{api_version}")
+        if kinds:
+            log(f"{group}/{api_version}: served, {len(kinds)} kinds as found by the last full test")
+        else:
+            resources = custom.get_api_resources(group, api_version, _request_timeout=timeout).resources
+            kinds = sorted({r.kind for r in resources if "/" not in r.name})
+            log(f"{group}/{api_version}: {len(kinds)} kinds ({', '.join(kinds)})")
+        groups[f"{group}/{api_version}"] = list(kinds)
         listed = custom.list_namespaced_custom_object(
             group, api_version, access.namespace, check_plural, limit=1, _request_timeout=timeout
         )
@@ -66,4 +79,5 @@ def _probe(access, log) -> dict:
         "groups": groups,
         "namespace": access.namespace,
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        SERVED: served,
     }

@@ -62,6 +62,7 @@ DETAIL_FIELDS = (
     "connected_since",
     "sync_attempts",
     "next_sync_attempt",
+    "argocd_status",
 )
 # Credentials stored encrypted (see netbox_hedgehog.credentials); never shown, logged or exported.
 SECRET_FIELDS = ("kubernetes_token", "kubeconfig")

@@ -24,7 +24,7 @@ from ..credentials import CredentialsUnreadable, reveal
 from ..kube.argocd import read_application as _read_application
 from ..kube.client import connect, timeouts
 from ..kube.errors import KubeFailure, classify
-from ..kube.probe import probe
+from ..kube.probe import SERVED, probe
 from ..models import HedgehogFabric, StateTransition
 from ..state import machine as m
 from ..validators.kubeconfig import credential_strings
@@ -51,9 +51,11 @@ def backoff_delay(attempts: int, rand=random.random) -> float:
 # --- the outcome of a test, written through the state service -----------------------------------
 
 
-def record_success(fabric, info, *, trigger, job=None):
+def record_success(fabric, info, *, trigger, job=None, application=None):
     """Connected; `connected_since` starts now unless the fabric was connected already (a health
-    check that succeeds keeps it)."""
+    check that succeeds keeps it). The Argo CD Application read with it, when given, is kept in the
+    same write (what services.argocd.record does on its own)."""
+    details = {"argocd_status": application.as_dict()} if application is not None else {}
     return transition(
         fabric,
         m.CONNECTION,
@@ -67,6 +69,7 @@ def record_success(fabric, info, *, trigger, job=None):
             "next_connection_attempt": None,
             "cluster_info": info,
             "connected_since": fabric.connected_since or timezone.now(),
+            **details,
         },
     )
 
@@ -153,23 +156,30 @@ def begin(fabric, *, trigger, user=None, job=None, reason="", reset_attempts=Fal
 ARGOCD_READ = "_argocd_application"
 
 
-def check(fabric, log=None):
+def check(fabric, log=None, *, routine=False):
     """Talk to the cluster (no database access): the info found, or the KubeFailure. A cluster that
-    answers is also asked for the fabric's Argo CD Application (finish records it)."""
+    answers is also asked for the fabric's Argo CD Application (finish records it).
+
+    `routine` (a health check of a connected fabric) keeps the Hedgehog kinds its last test found
+    while their groups are served at the same version (kube/probe.py): every test still asks for
+    the version, the served groups and a list of each Hedgehog group, with the fabric's credentials.
+    """
     try:
         with connect(fabric) as access:
-            info = probe(access, log)
-            info[ARGOCD_READ] = read_application(access, fabric)
+            info = probe(access, log, known=fabric.cluster_info if routine else None)
+            served = info.pop(SERVED)
+            info[ARGOCD_READ] = read_application(access, fabric, served)
             return info
     except KubeFailure as failure:
         return redacted(failure, fabric)
 
 
-def read_application(access, fabric):
-    """The fabric's Argo CD Application as the cluster has it (kube/argocd.py), with every secret of
-    the fabric removed from what an error says."""
+def read_application(access, fabric, served=None):
+    """The fabric's Argo CD Application as the cluster has it (kube/argocd.py; `served`: what the
+    cluster's /apis just said, when known), with every secret of the fabric removed from what an
+    error says."""
     application = _read_application(
-        access, fabric.argocd_application_namespace, fabric.argocd_application_name
+        access, fabric.argocd_application_namespace, fabric.argocd_application_name, served
     )
     if application.error:
         message = redacted(KubeFailure("unreadable", application.error), fabric).message
@@ -222,7 +232,7 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
                 log("Not retried automatically: fix the connection settings, then test again")
             return retry_at
         application = outcome.pop(ARGOCD_READ, None)
-        record_success(fabric, outcome, trigger=trigger, job=job)
+        record_success(fabric, outcome, trigger=trigger, job=job, application=application)
         if application is not None:
             log(f"Argo CD Application {application.namespace}/{application.name}: {_said(application)}")
         log("Connected")
@@ -230,7 +240,7 @@ def finish(fabric, outcome, *, trigger, job=None, log=None):
         log(f"Result not recorded: {exc.message} (the fabric is {exc.current} now)")
         return None
     if application is not None:
-        argocd.refresh(fabric, application, log=log)  # readiness, switch alerts, the activation rule
+        argocd.review(fabric, log=log)  # readiness, switch alerts, the activation rule
     return None
 
 
@@ -365,7 +375,8 @@ def health_check_batch(pks, *, job=None, log=None):
                 skipped += 1
                 continue
             began = (fabric.connection_status_changed, time.monotonic())
-            pending[pool.submit(check, fabric)] = (fabric, trigger, began)
+            routine = trigger == TriggerChoices.HEALTH_CHECK
+            pending[pool.submit(check, fabric, routine=routine)] = (fabric, trigger, began)
             done, _ = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
             discarded += _record(done, pending, summary, job, log)
         while pending:

@@ -89,6 +89,16 @@ def test_one_missing_condition_keeps_the_fabric_planned_and_is_said(argocd_clust
     assert argocd_rows(fabric) == []
 
 
+def test_a_connection_test_reads_a_missing_application_with_one_request(argocd_cluster):
+    argocd_cluster.delete_object("argoproj.io", "v1alpha1", "applications", "dc1", namespace="argocd")
+    argocd_cluster.clear_requests()
+    fabric = planned_fabric(argocd_cluster)
+    # /apis said argoproj.io/v1alpha1 is served: the 404 means the Application does not exist
+    argo_requests = [(r.path, r.status) for r in argocd_cluster.requests if "argoproj.io" in r.path]
+    assert argo_requests == [("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/dc1", 404)]
+    assert fabric.argocd.presence == argo.MISSING
+
+
 def test_argo_cd_not_installed_is_a_clear_state_not_an_error(cluster, db):
     """The session's cluster serves no argoproj.io: the connection test and the sync succeed, the
     Application is "not installed", the fabric stays planned, no alert opens."""

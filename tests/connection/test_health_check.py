@@ -147,3 +147,57 @@ def test_a_round_tests_hanging_fabrics_concurrently_in_about_one_timeout(cluster
         )
     )
     assert codes == {"timeout"}
+
+
+HEDGEHOG_LISTS = [
+    "/apis/vpc.githedgehog.com/v1beta1/namespaces/default/vpcs",
+    "/apis/wiring.githedgehog.com/v1beta1/namespaces/default/switches",
+]
+
+
+def test_a_health_check_keeps_the_kinds_its_last_test_found_and_asks_four_requests(cluster, connected):
+    groups = connected.cluster_info["groups"]
+    cluster.clear_requests()
+    health_round()
+    connected.refresh_from_db()
+    # the version, the served groups and one list per Hedgehog group, with the fabric's token; not
+    # the groups' resource lists (the kinds are kept) nor Argo CD (not served, says /apis)
+    assert [r.path.rstrip("/") for r in cluster.requests] == ["/version", "/apis", *HEDGEHOG_LISTS]
+    assert all(r.status == 200 for r in cluster.requests)
+    assert connected.connection_status == "connected"
+    assert connected.cluster_info["groups"] == groups
+
+
+def test_a_health_check_asks_for_the_kinds_again_of_a_group_its_last_test_did_not_see(cluster, connected):
+    info = dict(connected.cluster_info)
+    # as if the last test had seen the wiring group at another version (an upgrade since)
+    wiring = info["groups"].pop("wiring.githedgehog.com/v1beta1")
+    info["groups"] = {**info["groups"], "wiring.githedgehog.com/v1alpha2": wiring}
+    HedgehogFabric.objects.filter(pk=connected.pk).update(cluster_info=info)
+    connected.refresh_from_db()
+    cluster.clear_requests()
+    health_round()
+    connected.refresh_from_db()
+    paths = [r.path.rstrip("/") for r in cluster.requests]
+    assert "/apis/wiring.githedgehog.com/v1beta1" in paths
+    assert "/apis/vpc.githedgehog.com/v1beta1" not in paths
+    assert set(connected.cluster_info["groups"]["wiring.githedgehog.com/v1beta1"]) == set(wiring)
+    assert "wiring.githedgehog.com/v1alpha2" not in connected.cluster_info["groups"]
+
+
+def test_a_manual_test_and_a_retry_ask_for_every_kind_again(cluster, connected):
+    cluster.clear_requests()
+    run_test(connected)
+    paths = [r.path.rstrip("/") for r in cluster.requests]
+    assert {"/apis/vpc.githedgehog.com/v1beta1", "/apis/wiring.githedgehog.com/v1beta1"} <= set(paths)
+    cluster.set_mode("unauthorized")
+    health_round()
+    cluster.set_mode("ok")
+    HedgehogFabric.objects.filter(pk=connected.pk).update(next_connection_attempt=timezone.now())
+    cluster.clear_requests()
+    health_round()
+    connected.refresh_from_db()
+    assert connected.connection_status == "connected"
+    assert connection_rows(connected)[-1].trigger == "retry"
+    paths = [r.path.rstrip("/") for r in cluster.requests]
+    assert {"/apis/vpc.githedgehog.com/v1beta1", "/apis/wiring.githedgehog.com/v1beta1"} <= set(paths)
