@@ -670,25 +670,38 @@ def pending_sync_job(fabric):
 
 
 def keep_periodic_syncs(*, log=None) -> int:
-    """Keep one scheduled, repeating sync per fabric with a sync_interval (and none without)."""
+    """Keep one scheduled, repeating sync per fabric with a sync_interval (and none without).
+
+    Two queries however many fabrics there are (a round over thousands must not spend a query or
+    three on each): the planned and active fabrics' intervals, and their scheduled repeating syncs.
+    """
     log = log or (lambda message: None)
-    scheduled = 0
-    for fabric in HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE)).only(
-        "pk", "name", "sync_interval"
-    ):
-        jobs = FabricSyncJob.get_jobs(fabric).filter(
-            status=JobStatusChoices.STATUS_SCHEDULED, interval__isnull=False
+    kept = HedgehogFabric.objects.filter(status__in=(m.PLANNED, m.ACTIVE))
+    wanted = dict(kept.values_list("pk", "sync_interval"))
+    object_type = ObjectType.objects.get_for_model(HedgehogFabric)
+    jobs = FabricSyncJob.get_jobs().filter(
+        object_type=object_type,
+        object_id__in=kept.values("pk"),
+        status=JobStatusChoices.STATUS_SCHEDULED,
+        interval__isnull=False,
+    )
+    have, stale = set(), []
+    for pk, fabric_id, interval in jobs.values_list("pk", "object_id", "interval"):
+        if interval == wanted.get(fabric_id):
+            have.add(fabric_id)
+        else:
+            stale.append(pk)
+    if stale:
+        Job.objects.filter(pk__in=stale).delete()
+    missing = [pk for pk, interval in wanted.items() if interval and pk not in have]
+    for fabric in HedgehogFabric.objects.filter(pk__in=missing).order_by("pk"):
+        FabricSyncJob.enqueue(
+            instance=fabric,
+            schedule_at=timezone.now() + timedelta(minutes=fabric.sync_interval),
+            interval=fabric.sync_interval,
         )
-        jobs.exclude(interval=fabric.sync_interval).delete()
-        if fabric.sync_interval and not jobs.filter(interval=fabric.sync_interval).exists():
-            FabricSyncJob.enqueue(
-                instance=fabric,
-                schedule_at=timezone.now() + timedelta(minutes=fabric.sync_interval),
-                interval=fabric.sync_interval,
-            )
-            scheduled += 1
-            log(f"{fabric}: sync every {fabric.sync_interval} min")
-    return scheduled
+        log(f"{fabric}: sync every {fabric.sync_interval} min")
+    return len(missing)
 
 
 # --- the periodic health check --------------------------------------------------------------------
