@@ -27,6 +27,7 @@ from kubernetes import client as k8s
 from hedgehog_kube_emulator import EmulatedCluster
 from netbox_hedgehog.kube.client import connect
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
+from netbox_hedgehog.services.resources import COPY_COLUMNS
 from netbox_hedgehog.services.state import transition
 from netbox_hedgehog.services.sync import discover, run_sync
 
@@ -105,15 +106,12 @@ def _raw_insert(cluster, fabric):
 
 
 def _raw_insert_of(objects, fabric):
-    """COPY of these objects' rows (seconds), deleted afterwards."""
+    """COPY of these objects' rows (seconds), deleted afterwards: every column the sync's COPY
+    writes (services.resources.COPY_COLUMNS), each JSON value dumped once."""
     table = HedgehogResource._meta.db_table
     with connection.cursor() as cursor:
         start = time.perf_counter()
-        with cursor.cursor.copy(
-            f"COPY {table} (fabric_id, api_group, api_version, kind, plural, namespace, name, uid, "
-            "resource_version, generation, actual_spec, actual_labels, actual_annotations, desired_spec, "
-            "desired_labels, sync_state, diff, sync_error, custom_field_data, created, last_updated) FROM STDIN"
-        ) as copy:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
             for obj in objects:
                 meta = obj["metadata"]
                 spec = json.dumps(obj["spec"])
@@ -133,6 +131,9 @@ def _raw_insert_of(objects, fabric):
                         spec,
                         labels,
                         "{}",
+                        None,  # actual_status
+                        "now",  # first_seen
+                        "now",  # last_seen
                         spec,
                         labels,
                         "in_sync",
@@ -141,6 +142,8 @@ def _raw_insert_of(objects, fabric):
                         "{}",
                         "now",
                         "now",
+                        None,  # apply_pending_since
+                        "{}",  # desired_source
                     )
                 )
         elapsed = time.perf_counter() - start

@@ -52,7 +52,7 @@ def main(argv):
     from .sync import _raw_insert_of, _raw_list
 
     name = "bench-sync-scale"
-    HedgehogFabric.objects.filter(name=name).delete()
+    HedgehogFabric.objects.filter(name__in=(name, name + "-floor")).delete()
     fabric = HedgehogFabric(name=name, kubernetes_server=url, kubernetes_ca_cert=Path(ca_file).read_text())
     fabric.set_secret("kubernetes_token", token)
     fabric.save()
@@ -90,8 +90,10 @@ def main(argv):
         out["objects"] = count
         out["floor_list_s"] = round(min(lists), 3)
         scratch = HedgehogFabric.objects.create(name=name + "-floor")
-        out["floor_insert_s"] = round(_raw_insert_of(items, scratch), 3)
-        scratch.delete()
+        try:
+            out["floor_insert_s"] = round(_raw_insert_of(items, scratch), 3)
+        finally:
+            scratch.delete()
     finally:
         HedgehogResource.objects.filter(fabric=fabric)._raw_delete(connection.alias)
         fabric.delete()

@@ -36,7 +36,9 @@ def read_application(access, namespace: str, name: str, served: dict | None = No
         error = exc
         if exc.status == 404:
             try:
-                presence = argo.MISSING if served is not None or _served(custom, access) else argo.NOT_INSTALLED
+                presence = (
+                    argo.MISSING if served is not None or _served(custom, access) else argo.NOT_INSTALLED
+                )
                 return argo.Application(presence, namespace, name, checked_at=checked)
             except Exception as again:  # noqa: BLE001 - classified and kept below, never swallowed
                 error = again

@@ -14,7 +14,8 @@ afterwards (services.rollup.recount), once per batch.
 
 import json
 
-from django.db import connection
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -63,6 +64,10 @@ class ResourceStore:
         self.adopt = adopt  # a first sync: what the cluster has becomes the desired state
         self.now = now or timezone.now()
         self.written = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+        # kind -> the names of every row stored at the read of all_versions (in the cluster or only
+        # wanted), plus those created since: a name not in it has no row, unless another writer
+        # (the live watch) created it meanwhile, which the COPY's savepoint catches (ingest)
+        self.known: dict[K.Kind, set] = {}
 
     @staticmethod
     def named(names):
@@ -97,18 +102,24 @@ class ResourceStore:
 
     def all_versions(self, kinds) -> dict:
         """`versions()` of several kinds in one read: kind -> name -> (version, state); a sync reads
-        them once at its start instead of once per kind (most kinds of a fabric are small or empty)."""
+        them once at its start instead of once per kind (most kinds of a fabric are small or empty).
+        The same read fills `known` with every stored name, wanted-only rows included."""
         by_key = {(kind.group, kind.kind): kind for kind in kinds}
         found = {kind: {} for kind in kinds}
-        rows = HedgehogResource.objects.filter(
-            fabric=self.fabric, namespace=self.namespace, actual_spec__isnull=False
-        ).filter(api_group__in={g for g, _ in by_key}, kind__in={k for _, k in by_key})
-        for group, kind_name, name, version, state in rows.values_list(
-            "api_group", "kind", "name", "resource_version", "sync_state"
+        self.known.update({kind: set() for kind in kinds})
+        rows = (
+            HedgehogResource.objects.filter(fabric=self.fabric, namespace=self.namespace)
+            .filter(api_group__in={g for g, _ in by_key}, kind__in={k for _, k in by_key})
+            .annotate(in_cluster=Q(actual_spec__isnull=False))
+        )
+        for group, kind_name, name, version, state, in_cluster in rows.values_list(
+            "api_group", "kind", "name", "resource_version", "sync_state", "in_cluster"
         ):
             kind = by_key.get((group, kind_name))
             if kind is not None:
-                found[kind][name] = (version, state)
+                self.known[kind].add(name)
+                if in_cluster:
+                    found[kind][name] = (version, state)
         return found
 
     def ingest(self, kind: K.Kind, items: list[dict], stored: dict | None = None):
@@ -129,7 +140,27 @@ class ResourceStore:
         self.written["unchanged"] += len(items) - len(changed)
         if not changed:
             return
-        existing = {r.name: r for r in rows.filter(self.named(item["metadata"]["name"] for item in changed))}
+        known = self.known.get(kind)
+        if known is None:
+            created, updated = self._write(kind, rows, changed, None)
+        else:
+            try:
+                with transaction.atomic():  # a savepoint: see `known`
+                    created, updated = self._write(kind, rows, changed, known)
+            except (IntegrityError, psycopg.errors.UniqueViolation):
+                # another writer created one of these rows meanwhile: look every name up, as a
+                # page without `known` does
+                created, updated = self._write(kind, rows, changed, None)
+        self.written["created"] += created
+        self.written["updated"] += updated
+
+    def _write(self, kind: K.Kind, rows, changed: list[dict], known: set | None) -> tuple[int, int]:
+        """Create and update the rows of the changed objects; (created, updated). Only the names in
+        `known` (all of them when None) are looked up: on a first sync none is, and the lookup of a
+        page in a table growing in the same transaction costs more with every page."""
+        names = [item["metadata"]["name"] for item in changed]
+        lookup = names if known is None else [name for name in names if name in known]
+        existing = {r.name: r for r in rows.filter(self.named(lookup))} if lookup else {}
         creates, updates = [], []
         ignore = settings.drift_ignore_rules(kind.kind)
         for item in changed:
@@ -158,10 +189,11 @@ class ResourceStore:
             self.observe(row, kind, item, ignore)
         if creates:
             copy_insert(creates)
-            self.written["created"] += len(creates)
+            if known is not None:
+                known.update(row.name for row in creates)
         if updates:
             HedgehogResource.objects.bulk_update(updates, ACTUAL_FIELDS)
-            self.written["updated"] += len(updates)
+        return len(creates), len(updates)
 
     def observe(self, row, kind: K.Kind, item: dict, ignore=None):
         meta = item.get("metadata") or {}
