@@ -11,6 +11,8 @@ job did (its data, its error, its log).
 """
 
 import logging
+import os
+import socket
 from contextlib import contextmanager, suppress
 from datetime import timedelta
 
@@ -18,6 +20,7 @@ import django_rq
 from core.choices import JobStatusChoices
 from core.exceptions import JobFailed
 from core.models import Job, ObjectType
+from django.conf import settings as django_settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
@@ -26,6 +29,9 @@ from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import JobStatus, get_current_job
 from rq.registry import ScheduledJobRegistry
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
+from rq.utils import utcparse
 from rq.worker import Worker
 
 from . import settings
@@ -740,9 +746,10 @@ class PeriodicJob(JobRunner):
     in Redis and in a Job row. When Redis restarts empty, or the worker dies while running it, the
     row stays `scheduled` (or `running`) for ever and NetBox's `enqueue_once` at worker start takes
     it for a valid schedule: nothing runs again. Here a row no worker will run is marked errored
-    (why, in its error) and a new run scheduled; one whose scheduler is late (a new worker has not
-    taken RQ's scheduler lock yet) is put on its queue. Checked when a worker starts, when any of
-    the plugin's jobs runs, by the watch every minute, and by `netbox hedgehog_jobs`.
+    (why, in its error) and a new run scheduled; one whose scheduler is late (no live scheduler holds
+    RQ's scheduler lock) is put on its queue, and a dead scheduler's lock is released first
+    (free_dead_scheduler_locks). Checked when a worker starts, when any of the plugin's jobs runs, by
+    the watch at every scan, and by `netbox hedgehog_jobs`.
     """
 
     class Meta:
@@ -754,6 +761,7 @@ class PeriodicJob(JobRunner):
 
     @classmethod
     def enqueue_once(cls, instance=None, schedule_at=None, interval=None, *args, **kwargs):
+        free_dead_scheduler_locks()  # NetBox's rqworker calls this before its worker asks for them
         cls.keep_schedule()
         return super().enqueue_once(instance, schedule_at, interval, *args, **kwargs)
 
@@ -794,11 +802,75 @@ class PeriodicJob(JobRunner):
         return done
 
 
+# A scheduler beats every second (RQ's default interval): one silent this long is dead.
+SCHEDULER_DEAD_AFTER = timedelta(seconds=15)
+
+
+def _scheduler_dead(connection_, lock: str, name: str, now) -> bool:
+    """Whether the RQ scheduler `name`, holder of `lock`, is gone: it last beat longer ago than
+    SCHEDULER_DEAD_AFTER (its record expired, or says so), or it ran on this host as a process that
+    no longer exists (a worker SIGKILLed with its scheduler: known at once)."""
+    record = {_text(k): _text(v) for k, v in connection_.hgetall(SCHEDULER_KEY_TEMPLATE % name).items()}
+    if not record:
+        # a scheduler takes its lock before it writes its record (once forked): only a lock its
+        # holder stopped refreshing (RQ sets a TTL of a minute at every beat) is a dead one's
+        return connection_.ttl(lock) < 60 - SCHEDULER_DEAD_AFTER.total_seconds()
+    beat = record.get("last_heartbeat")
+    if beat and now - utcparse(beat) > SCHEDULER_DEAD_AFTER:
+        return True
+    if record.get("hostname") == socket.gethostname() and record.get("pid", "0").isdigit():
+        pid = int(record["pid"])
+        if pid > 0:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False  # it exists, as another user's process
+    return False
+
+
+def free_dead_scheduler_locks() -> list[str]:
+    """Release RQ's scheduler lock of every queue whose holder is dead (a worker SIGKILLed with its
+    scheduler); returns the queues freed.
+
+    A killed scheduler's lock lives on for a minute, and a worker that starts meanwhile finds it taken
+    and asks again only at its maintenance, ten minutes later: no scheduled job (the next health
+    round, a retry) would leave the scheduled registry until then. Released here when a worker starts
+    (before it asks for the locks) and whenever the schedules are looked after (keep_schedules). The
+    release is RQ's own compare-and-delete: a lock taken by a live scheduler meanwhile stays."""
+    freed = []
+    now = timezone.now()
+    for name in django_settings.RQ_QUEUES:
+        connection_ = django_rq.get_queue(name).connection
+        key = RQScheduler.get_locking_key(name)
+        holder = connection_.get(key)
+        if holder is None:
+            continue
+        holder = _text(holder)
+        if _scheduler_dead(connection_, key, holder, now) and release_lock(connection_, key, holder):
+            freed.append(name)
+            logger.warning("RQ scheduler lock of queue %s released: its scheduler %s is dead", name, holder)
+    return freed
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def keep_schedules(*, exclude=None, log=None) -> list[str]:
-    """Look after the schedule of every periodic job of the plugin (PeriodicJob). A queue or database
-    that cannot be reached is said (logged), not raised: the job or scan asking goes on."""
+    """Look after the schedule of every periodic job of the plugin (PeriodicJob), after releasing the
+    scheduler locks of dead schedulers (free_dead_scheduler_locks). A queue or database that cannot
+    be reached is said (logged), not raised: the job or scan asking goes on."""
     log = log or logger.warning
     done = []
+    try:
+        done += [
+            f"RQ scheduler lock of queue {name} released: its holder was dead"
+            for name in free_dead_scheduler_locks()
+        ]
+    except RedisError as exc:
+        log(f"Scheduler locks not checked, the queue is unreachable ({exc.__class__.__name__})")
     for runner in PeriodicJob.__subclasses__():
         if runner is exclude:
             continue

@@ -1,5 +1,5 @@
-"""Chaos: a real `netbox rqworker` SIGKILLed (with its work horse) in the middle of a sync and in the
-middle of a connection test.
+"""Chaos: a real `netbox rqworker` SIGKILLed (with its work horse and its scheduler) in the middle of a
+sync, in the middle of a connection test, and just before another worker starts.
 
 After each: nothing half-written (the sync's one transaction is lost whole), the dead job is never
 the answer to a request, a new request is accepted at once and a new worker carries it out, and what
@@ -10,15 +10,17 @@ import math
 import time
 from datetime import timedelta
 
+import django_rq
 import pytest
 from core.choices import JobStatusChoices
 from core.models import Job
 from django.utils import timezone
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 
 from netbox_hedgehog.jobs import SYNC_LOST_AFTER, FabricHealthCheckJob, request_sync, request_test
 from netbox_hedgehog.models import HedgehogFabric, HedgehogResource
 from tests.support.fabrics import connected_fabric
-from tests.support.processes import wait_for
+from tests.support.processes import descendants, wait_for
 from tests.support.soundness import SOUND_WITHIN, sound_within
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,3 +117,36 @@ def test_a_worker_killed_mid_test_is_never_waited_on_and_the_fabric_is_tested_ag
         job.log_entries,
     )
     sound_within(SOUND_WITHIN, fabric)  # never synced: no resources to compare
+
+
+def _scheduler_pid(queue="default"):
+    """The pid of the RQ scheduler holding the queue's scheduler lock (0 when nobody holds it)."""
+    redis = django_rq.get_connection()
+    holder = redis.get(RQScheduler.get_locking_key(queue))
+    if holder is None:
+        return 0
+    return int(redis.hget(SCHEDULER_KEY_TEMPLATE % holder.decode(), "pid") or 0)
+
+
+def test_a_worker_started_right_after_one_was_killed_runs_scheduled_jobs_at_once(start_worker):
+    """Fault 1a: the killed worker's scheduler lock lives on for a minute; a worker started meanwhile
+    found it taken and asked again only at its maintenance, ten minutes later, so nothing scheduled
+    ran (the next health round, a retry). Its start now releases the dead scheduler's lock first."""
+    first = start_worker()
+    held = wait_for("the first worker's scheduler takes the lock", _scheduler_pid, 30)
+    assert held in descendants(first.process.pid)
+    first.kill()
+    assert django_rq.get_connection().ttl(RQScheduler.get_locking_key("default")) > 30, (
+        "the dead lock lives on"
+    )
+
+    second = start_worker()
+    wait_for(
+        "the new worker's scheduler takes the lock",
+        lambda: _scheduler_pid() in descendants(second.process.pid),
+        15,
+    )
+    scheduled = django_rq.get_queue("default").enqueue_in(timedelta(seconds=1), "os.getpid")
+    wait_for(
+        "a job scheduled a second ahead runs", lambda: scheduled.get_status(refresh=True) == "finished", 15
+    )
