@@ -12,6 +12,7 @@ It writes resources in bulk, with no roll-up per row: whoever calls it rolls the
 afterwards (services.rollup.recount), once per batch.
 """
 
+import functools
 import json
 
 import psycopg
@@ -55,6 +56,29 @@ GONE = {
 }
 
 
+@functools.cache
+def _versions_statement() -> str:
+    """ResourceStore.all_versions' statement, from the model's metadata: a row per kind, with the
+    versions of the rows of objects in the cluster as one JSON object (null for a row in error; text,
+    decoded by the caller once) and the names of the others (only wanted) as an array."""
+    meta = HedgehogResource._meta
+    qn = connection.ops.quote_name
+
+    def column(name):
+        return qn(meta.get_field(name).column)
+
+    in_cluster = f"{column('actual_spec')} IS NOT NULL"
+    return (
+        f"SELECT {column('api_group')}, {column('kind')}, "
+        f"(json_object_agg({column('name')}, CASE WHEN {column('sync_state')} = %s THEN NULL "
+        f"ELSE {column('resource_version')} END) FILTER (WHERE {in_cluster}))::text, "
+        f"array_agg({column('name')}) FILTER (WHERE NOT {in_cluster}) "
+        f"FROM {qn(meta.db_table)} WHERE {column('fabric')} = %s AND {column('namespace')} = %s "
+        f"AND {column('api_group')} = ANY(%s) AND {column('kind')} = ANY(%s) "
+        f"GROUP BY {column('api_group')}, {column('kind')}"
+    )
+
+
 class ResourceStore:
     """Writes one fabric's resources in one namespace; `written` counts what it did."""
 
@@ -91,40 +115,57 @@ class ResourceStore:
         return any(n for what, n in self.written.items() if what != "unchanged")
 
     def versions(self, kind: K.Kind, names=None) -> dict:
-        """What is stored of a kind's objects in the cluster (of these names): name -> (version, state)."""
+        """What is stored of a kind's objects in the cluster (of these names): name -> the stored
+        resourceVersion, or None for a row in error (always observed again: see the module). An
+        object listed at its stored version is not written."""
         rows = self.rows(kind).filter(actual_spec__isnull=False)
         if names is not None:
             rows = rows.filter(self.named(names))
         return {
-            name: (version, state)
+            name: None if state == R.ERROR else version
             for name, version, state in rows.values_list("name", "resource_version", "sync_state")
         }
 
     def all_versions(self, kinds) -> dict:
-        """`versions()` of several kinds in one read: kind -> name -> (version, state); a sync reads
+        """`versions()` of several kinds in one read: kind -> name -> version (or None); a sync reads
         them once at its start instead of once per kind (most kinds of a fabric are small or empty).
-        The same read fills `known` with every stored name, wanted-only rows included."""
+        The same read fills `known` with every stored name, wanted-only rows included.
+
+        PostgreSQL hands each kind over as one JSON object (name -> version) and one array of the
+        names only wanted: a row per kind, decoded at C speed into strings (no container the
+        garbage collector would walk for the rest of the sync), instead of a row per resource built
+        by Django (at 100,000 resources 0.2 s instead of 0.5 s, a third of what a resync with
+        nothing changed spends beyond its LIST).
+        """
         by_key = {(kind.group, kind.kind): kind for kind in kinds}
         found = {kind: {} for kind in kinds}
         self.known.update({kind: set() for kind in kinds})
-        rows = (
-            HedgehogResource.objects.filter(fabric=self.fabric, namespace=self.namespace)
-            .filter(api_group__in={g for g, _ in by_key}, kind__in={k for _, k in by_key})
-            .annotate(in_cluster=Q(actual_spec__isnull=False))
-        )
-        for group, kind_name, name, version, state, in_cluster in rows.values_list(
-            "api_group", "kind", "name", "resource_version", "sync_state", "in_cluster"
-        ):
-            kind = by_key.get((group, kind_name))
-            if kind is not None:
-                self.known[kind].add(name)
-                if in_cluster:
-                    found[kind][name] = (version, state)
+        if not by_key:
+            return found
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _versions_statement(),
+                [
+                    R.ERROR,
+                    self.fabric.pk,
+                    self.namespace,
+                    list({g for g, _ in by_key}),
+                    list({k for _, k in by_key}),
+                ],
+            )
+            for group, kind_name, versions, wanted_only in cursor.fetchall():
+                kind = by_key.get((group, kind_name))
+                if kind is None:
+                    continue
+                if versions:
+                    found[kind] = json.loads(versions)
+                self.known[kind].update(found[kind], wanted_only or ())
         return found
 
-    def ingest(self, kind: K.Kind, items: list[dict], stored: dict | None = None):
+    def ingest(self, kind: K.Kind, items: list[dict], stored: dict | None = None, seen: set | None = None):
         """Record objects as the cluster has them (a page of a list, or watch events). `stored`: the
-        kind's `versions()` read once for a whole list (else the page's are read)."""
+        kind's `versions()` read once for a whole list (else the page's are read). `seen`: a set the
+        names are added to (a list collects what it saw), in the same pass."""
         if not items:
             return
         rows = self.rows(kind)
@@ -132,9 +173,14 @@ class ResourceStore:
         if stored is None:
             stored = self.versions(kind, [item["metadata"]["name"] for item in items])
         changed = []
+        stored_version = stored.get
+        saw = seen.add if seen is not None else None
         for item in items:
-            version, state = stored.get(item["metadata"]["name"], (None, None))
-            if version == str(item["metadata"].get("resourceVersion", "")) and state != R.ERROR:
+            meta = item["metadata"]
+            name = meta["name"]
+            if saw is not None:
+                saw(name)
+            if stored_version(name) == str(meta.get("resourceVersion", "")):
                 continue
             changed.append(item)
         self.written["unchanged"] += len(items) - len(changed)
@@ -354,3 +400,49 @@ def copy_insert(rows):
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # the psycopg cursor
             for row in rows:
                 copy.write_row(_copy_values(row))
+
+
+# A write that created at least this many rows, and a tenth of what the table held, is followed by
+# an ANALYZE of the table (what autovacuum does within a minute or so, done at once).
+ANALYZE_AFTER_CREATED = 1000
+# The sample of that ANALYZE, in PostgreSQL's units (300 rows each).
+STATISTICS_TARGET = 10
+
+
+def refresh_statistics(created: int) -> bool:
+    """After a commit that created `created` rows (a first sync importing a cluster): bring
+    PostgreSQL's statistics of the resources table up to date when they are far behind. Returns
+    whether it did.
+
+    Until autovacuum looks (a minute or more later), the planner believes the fabric has none of
+    its new rows and picks its plans accordingly: the first resync after an import, its switch
+    review and the list pages read every row of the fabric where an index would read a handful
+    (the switches of a fabric of 100,000 resources: 75 ms instead of 4). Run outside the write's
+    transaction: the rows must be committed to be counted. Only the columns queries select on are
+    analyzed, from a small sample: 20 to 60 ms after an import of 100,000 (the whole table at the
+    default sample: 0.4 to 1.5 s, a fifth of the import)."""
+    if created < ANALYZE_AFTER_CREATED:
+        return False
+    table = HedgehogResource._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+        before = max(row[0], 0) if row else 0
+        if created < before / 10:
+            return False
+    with transaction.atomic(), connection.cursor() as cursor:
+        # a sample of 3,000 rows (30,000 by default): enough for columns of few values, and cheap
+        # even in a large table read cold from the disk right after the import
+        cursor.execute(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)} ({', '.join(_planned_columns())})")
+    return True
+
+
+def _planned_columns() -> list[str]:
+    """The columns the plugin's queries of resources select on (the fabric, what kind, the state):
+    analyzed alone they take a tenth of the time of the whole table, whose JSON columns are large;
+    and an ANALYZE of some columns leaves autovacuum's counter of changes alone, so autovacuum
+    still analyzes the whole table when its turn comes."""
+    meta = HedgehogResource._meta
+    names = ("fabric", "api_group", "kind", "namespace", "sync_state")
+    return [connection.ops.quote_name(meta.get_field(name).column) for name in names]

@@ -29,7 +29,7 @@ from ..state import resources as R
 from . import alerts, argocd, rollup
 from . import git as git_service
 from .connection import read_application, report_kubernetes_error
-from .resources import ResourceStore
+from .resources import ResourceStore, refresh_statistics
 from .state import InvalidTransition, transition
 
 # Advisory lock namespace of "a sync or reconciliation of fabric N is running".
@@ -123,8 +123,7 @@ def read_kind(store: ResourceStore, access, kind: K.Kind, page_size: int, log=No
                     _request_timeout=access.timeout,
                 )
                 items = page.get("items") or []
-                store.ingest(kind, items, stored)
-                seen.update(item["metadata"]["name"] for item in items)
+                store.ingest(kind, items, stored, seen)
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
                     break
@@ -221,6 +220,8 @@ def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict
             fail(fabric, exc, failure, job=job, trigger=trigger)
             raise failure from exc
         log(f"Written: {written}; resources: {counts}")
+        if refresh_statistics(written["created"]):
+            log("PostgreSQL's statistics of the resources table brought up to date (a large import)")
         verdict = argocd.refresh(fabric, application, log=log)
         return {"written": written, "resources": counts, "activated_by_argocd": verdict.activate}
 
