@@ -209,20 +209,20 @@ class ResourceStore:
         existing = {r.name: r for r in rows.filter(self.named(lookup))} if lookup else {}
         creates, updates = [], []
         ignore = settings.drift_ignore_rules(kind.kind)
+        new_row = NewRow.of(
+            fabric_id=self.fabric.pk,
+            api_group=kind.group,
+            api_version=kind.version,
+            kind=kind.kind,
+            plural=kind.plural,
+            namespace=self.namespace,
+            first_seen=self.now,
+        )
         for item in changed:
             meta = item.get("metadata") or {}
             row = existing.get(meta["name"])
             if row is None:
-                row = NewRow(
-                    fabric_id=self.fabric.pk,
-                    api_group=kind.group,
-                    api_version=kind.version,
-                    kind=kind.kind,
-                    plural=kind.plural,
-                    namespace=self.namespace,
-                    name=meta["name"],
-                    first_seen=self.now,
-                )
+                row = new_row(meta["name"])
                 if self.adopt and not kind.read_only:
                     row.desired_spec = item.get("spec") or {}
                     labels = meta.get("labels") or {}
@@ -326,13 +326,30 @@ class ResourceStore:
 class NewRow:
     """A resource row about to be inserted by COPY: just its values (no model instance to build)."""
 
+    DEFAULTS = {
+        "desired_spec": None,
+        "desired_labels": {},
+        "desired_source": {},
+        "sync_error": "",
+        "apply_pending_since": None,
+    }
+
     def __init__(self, **values):
-        self.desired_spec = None
-        self.desired_labels = {}
-        self.desired_source = {}
-        self.sync_error = ""
-        self.apply_pending_since = None
-        self.__dict__.update(values)
+        self.__dict__.update(self.DEFAULTS, **values)
+
+    @classmethod
+    def of(cls, **shared):
+        """A maker of the new rows of one page, which share everything but their name: each row is
+        one copy of a prepared dict (keyword arguments for each of 100,000 rows cost 0.5 s)."""
+        template = {**cls.DEFAULTS, **shared}
+        new = object.__new__
+
+        def make(name):
+            row = new(cls)
+            row.__dict__.update(template, name=name)
+            return row
+
+        return make
 
 
 # The columns a COPY of new rows fills; the rest of the table takes no value from a sync.
@@ -344,24 +361,25 @@ COPY_COLUMNS = (
 )  # fmt: skip
 
 
-def _json(item, dumped: dict):
-    """A JSON column's text: empty values without the encoder, each object dumped once per row (an
-    adopted desired spec is the very object of the actual one)."""
+def _json(item) -> str | None:
+    """A JSON column's text: empty values without the encoder."""
     if item is None:
         return None
-    if item == {}:
-        return "{}"
-    if item == []:
-        return "[]"
-    text = dumped.get(id(item))
-    if text is None:
-        text = dumped[id(item)] = json.dumps(item)
-    return text
+    if not item and isinstance(item, dict | list):
+        return "[]" if isinstance(item, list) else "{}"
+    return _dumps(item)
+
+
+_dumps = json.JSONEncoder().encode  # json.dumps with its defaults, without the call's own checks
 
 
 def _copy_values(row) -> tuple:
-    """A new row's values in COPY_COLUMNS order (written out: this runs once per new object)."""
-    dumped = {}
+    """A new row's values in COPY_COLUMNS order (written out: this runs once per new object). An
+    adopted desired spec or label set is the very object of the actual one: dumped once."""
+    spec = row.actual_spec
+    labels = row.actual_labels
+    spec_text, labels_text = _json(spec), _json(labels)
+    desired_spec, desired_labels = row.desired_spec, row.desired_labels
     return (
         row.fabric_id,
         row.api_group,
@@ -373,22 +391,22 @@ def _copy_values(row) -> tuple:
         row.uid,
         row.resource_version,
         row.generation,
-        _json(row.actual_spec, dumped),
-        _json(row.actual_labels, dumped),
-        _json(row.actual_annotations, dumped),
-        _json(row.actual_status, dumped),
+        spec_text,
+        labels_text,
+        _json(row.actual_annotations),
+        _json(row.actual_status),
         row.first_seen,
         row.last_seen,
-        _json(row.desired_spec, dumped),
-        _json(row.desired_labels, dumped),
+        spec_text if desired_spec is spec else _json(desired_spec),
+        labels_text if desired_labels is labels else _json(desired_labels),
         row.sync_state,
-        _json(row.diff, dumped),
+        _json(row.diff),
         row.sync_error,
         "{}",  # custom_field_data
         row.last_seen,  # created
         row.last_seen,  # last_updated
         row.apply_pending_since,
-        _json(row.desired_source, dumped),
+        _json(row.desired_source),
     )
 
 
