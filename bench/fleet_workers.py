@@ -11,7 +11,8 @@ state service.
 
 For each worker count, that many `netbox rqworker` processes (NetBox's own, with its scheduler:
 tests/support/rqworkers.py) are started with the plugin's default settings unless given (timeouts
-connect 5 s, request 10 s; 64 probes at once per job; batches of 250), a round is queued
+connect 5 s, request 10 s; 128 probes at once per job; batches of at most 500,
+at least one per worker), a round is queued
 (`FabricHealthCheckJob`, as the schedule queues it) and timed from its queueing to the end of its
 last batch (the Job rows' own times). Reported: the round in request timeouts (the goal: at most
 3), the batches each worker ran, and the checks that matter: every fabric tested exactly once
@@ -259,8 +260,8 @@ def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None, clusters
             rounds = [_one_round(n, overrides, request_timeout) for n in worker_counts]
         finally:
             _cleanup()
-    batches = math.ceil(size / batch)
-    silent_per_batch = math.ceil(silent / batches)
+    # as the round deals them with n workers listening (connection.deal)
+    batches = {n: len(connection.deal(range(size), batch, spread=n)) for n in worker_counts}
     return {
         "fabrics": size,
         "kinds": dict(kinds),
@@ -277,7 +278,8 @@ def run(size=2000, silent=400, worker_counts=(1, 2, 4), overrides=None, clusters
         "floor_good_probe_s": round(probe_good, 3),
         # the silent fabrics of one batch wait `pool` at a time; `workers` batches run at once
         "silent_waves": {
-            n: math.ceil(batches / n) * math.ceil(silent_per_batch / pool) for n in worker_counts
+            n: math.ceil(batches[n] / n) * math.ceil(math.ceil(silent / batches[n]) / pool)
+            for n in worker_counts
         },
         "setup_s": round(setup, 1),
         "note": (

@@ -32,11 +32,13 @@ class HedgehogConfig(PluginConfig):
         "git_allow_file_urls": False,
         "request_timeout": 10,
         # Health checks of connected fabrics (minutes between rounds), how many fabrics one job
-        # (the round, or one of its batches) tests at once, and how many fabrics a batch holds: a
-        # round with more due fabrics queues the other batches for any worker to take.
+        # (the round, or one of its batches) tests at once, and how many fabrics a batch holds at
+        # most: a round deals its due fabrics into at least one batch per live RQ worker and queues
+        # all but its own for any worker to take. A pool of a quarter of a batch waits for up to
+        # that many silent clusters at once, so a batch lasts about one timeout.
         "health_check_interval": 5,
-        "health_check_workers": 64,
-        "health_check_batch_size": 250,
+        "health_check_workers": 128,
+        "health_check_batch_size": 500,
         # Retries of failed connections: base * factor ** (attempts - 1), at most max, in seconds,
         # spread by +/- jitter (a fraction).
         "retry_backoff_base": 10,

@@ -33,6 +33,7 @@ from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.utils import utcparse
 from rq.worker import Worker
+from utilities.rqworker import get_queue_for_model, get_workers_for_queue
 
 from . import settings
 from .choices import AutoReconcileChoices, TriggerChoices
@@ -906,7 +907,7 @@ class FabricHealthCheckJob(PeriodicJob):
         reaped_git = git_service.reap_stale_tests(job=self.job, log=log)
         lost = forget_lost_batches()
         due = list(connection.due_for_health_check().order_by("pk").values_list("pk", flat=True))
-        batches = connection.deal(due, settings.get("health_check_batch_size"))
+        batches = connection.deal(due, settings.get("health_check_batch_size"), spread=batch_workers())
         queued = [
             HealthCheckBatchJob.enqueue(fabric_ids=batch, round_job=self.job.pk).pk for batch in batches[1:]
         ]
@@ -954,6 +955,12 @@ class HealthCheckBatchJob(JobRunner):
             self.job.data["overtaken"] = True
             return
         self.job.data.update(connection.health_check_batch(fabric_ids, job=self.job, log=log))
+
+
+def batch_workers() -> int:
+    """How many live RQ workers serve the queue a health round's batches go to (the round's own
+    worker among them): the round deals at least that many batches (connection.deal)."""
+    return max(get_workers_for_queue(get_queue_for_model(None)), 1)
 
 
 def forget_lost_batches() -> list[int]:

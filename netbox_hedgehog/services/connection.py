@@ -326,12 +326,21 @@ def due_for_health_check(now=None):
     )
 
 
-def deal(pks, size: int) -> list[list[int]]:
+# A round is spread over more batches than its size asks for only while each holds this many fabrics.
+MIN_SPREAD_BATCH = 25
+
+
+def deal(pks, size: int, spread: int = 1) -> list[list[int]]:
     """The due fabrics dealt into batches of at most `size`, like cards (the first to the first
     batch, the second to the second...): fabrics created together, often on one site and silent
-    together, are spread over all the batches instead of filling one."""
+    together, are spread over all the batches instead of filling one.
+
+    `spread` (the workers that can take a batch) asks for at least that many batches, as long as
+    each keeps MIN_SPREAD_BATCH fabrics: a batch holds its worker until its slowest fabric
+    answers or times out, so a worker given two batches waits for two timeouts, where one batch
+    per worker waits once."""
     pks = list(pks)
-    count = -(-len(pks) // size) if pks else 0
+    count = max(-(-len(pks) // size), min(spread, len(pks) // MIN_SPREAD_BATCH)) if pks else 0
     return [pks[i::count] for i in range(count)]
 
 

@@ -8,6 +8,7 @@ import django_rq
 import pytest
 from core.choices import JobStatusChoices
 from core.models import Job
+from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
 from netbox_hedgehog.jobs import FabricHealthCheckJob, HealthCheckBatchJob
@@ -48,6 +49,20 @@ def test_dealing_spreads_neighbours_over_the_batches():
     assert connection.deal(range(1, 8), 3) == [[1, 4, 7], [2, 5], [3, 6]]
     assert connection.deal([], 3) == []
     assert connection.deal([1, 2], 5) == [[1, 2]]
+
+
+def test_dealing_gives_each_worker_a_batch_while_batches_keep_their_minimum():
+    def sizes(n, size, spread):
+        return [len(batch) for batch in connection.deal(range(n), size, spread=spread)]
+
+    assert sizes(2000, 500, 4) == [500] * 4  # one batch per worker: one wait for the silent ones each
+    assert sizes(2000, 500, 8) == [250] * 8
+    assert sizes(2000, 250, 4) == [250] * 8  # the size is a maximum: more batches than workers
+    assert sizes(60, 500, 4) == [30, 30]  # a batch keeps MIN_SPREAD_BATCH fabrics
+    assert sizes(20, 500, 4) == [20]
+    assert sorted(pk for batch in connection.deal(range(999), 500, spread=3) for pk in batch) == list(
+        range(999)
+    )
 
 
 @pytest.mark.django_db
@@ -121,6 +136,48 @@ def test_a_batch_no_worker_has_any_more_is_marked_lost_by_the_next_round(cluster
     lost.refresh_from_db()
     assert round_job.data["lost_batches"] == [lost.pk]
     assert lost.status == JobStatusChoices.STATUS_ERRORED and lost.error.startswith("Lost:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_deals_one_batch_per_live_worker(cluster, empty_queues):
+    """With two `netbox rqworker` processes listening, a round of 60 fabrics (far below a batch's
+    maximum) is dealt into two batches: its own, and one the other worker takes."""
+    fabrics = []
+    now = timezone.now()
+    for i in range(60):
+        fabric = HedgehogFabric(  # created connected in bulk: 180 transitions would be the test's time
+            name=f"dc-{i:02d}",
+            kubernetes_server=cluster.url,
+            kubernetes_ca_cert=cluster.ca_pem,
+            status="active",
+            connection_status="connected",
+            connection_status_changed=now,
+            connected_since=now,
+            last_validated=now,
+        )
+        fabric.set_secret("kubernetes_token", cluster.token)
+        fabrics.append(fabric)
+    HedgehogFabric.objects.bulk_create(fabrics)
+    before = last_row()
+    with rq_workers(2, prefix="hedgehog-spread") as names:
+        round_job = FabricHealthCheckJob.enqueue()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            round_job.refresh_from_db()
+            jobs = [round_job, *HealthCheckBatchJob.get_jobs()]
+            if len(jobs) == 2 and all(job.status in JobStatusChoices.TERMINAL_STATE_CHOICES for job in jobs):
+                break
+            time.sleep(0.1)
+    assert [job.status for job in jobs] == [JobStatusChoices.STATUS_COMPLETED] * 2, [
+        (j.pk, j.name, j.status, j.data) for j in Job.objects.order_by("pk")
+    ]
+    assert round_job.data["due"] == 60 and len(round_job.data["batches_queued"]) == 1
+    assert round_job.data["connected"] == 30 and jobs[1].data["connected"] == 30
+    assert {job.data.get("worker") for job in jobs[1:]} <= set(names)
+    tested = StateTransition.objects.filter(
+        field="connection_status", new="testing", trigger="health_check", pk__gt=before
+    )
+    assert tested.count() == 60 and len(set(tested.values_list("fabric_id", flat=True))) == 60
 
 
 def _empty_queues():
