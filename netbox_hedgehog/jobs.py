@@ -907,7 +907,7 @@ class FabricHealthCheckJob(PeriodicJob):
         reaped_git = git_service.reap_stale_tests(job=self.job, log=log)
         lost = forget_lost_batches()
         due = list(connection.due_for_health_check().order_by("pk").values_list("pk", flat=True))
-        batches = connection.deal(due, settings.get("health_check_batch_size"), spread=batch_workers())
+        batches = connection.deal(due, settings.get("health_check_batch_size"), spread=batch_workers(log))
         queued = [
             HealthCheckBatchJob.enqueue(fabric_ids=batch, round_job=self.job.pk).pk for batch in batches[1:]
         ]
@@ -957,10 +957,17 @@ class HealthCheckBatchJob(JobRunner):
         self.job.data.update(connection.health_check_batch(fabric_ids, job=self.job, log=log))
 
 
-def batch_workers() -> int:
+def batch_workers(log=None) -> int:
     """How many live RQ workers serve the queue a health round's batches go to (the round's own
-    worker among them): the round deals at least that many batches (connection.deal)."""
-    return max(get_workers_for_queue(get_queue_for_model(None)), 1)
+    worker among them): the round deals at least that many batches (connection.deal). Redis out of
+    reach counts one (said in the log): the round still tests its own batch."""
+    try:
+        return max(get_workers_for_queue(get_queue_for_model(None)), 1)
+    except RedisError as exc:
+        (log or logger.warning)(
+            f"RQ workers not counted ({type(exc).__name__}: {exc}): dealt as for one worker"
+        )
+        return 1
 
 
 def forget_lost_batches() -> list[int]:

@@ -11,13 +11,13 @@ from core.models import Job
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
-from netbox_hedgehog.jobs import FabricHealthCheckJob, HealthCheckBatchJob
+from netbox_hedgehog.jobs import FabricHealthCheckJob, HealthCheckBatchJob, batch_workers
 from netbox_hedgehog.models import HedgehogFabric, StateTransition
 from netbox_hedgehog.services import connection
 from netbox_hedgehog.services.state import transition
 from tests.support.fabrics import CONNECT_TIMEOUT, REQUEST_TIMEOUT
 from tests.support.rqworkers import rq_workers
-from tests.support.settings import plugin_settings
+from tests.support.settings import plugin_settings, queues_on_port
 from tests.support.worker import queues, run_jobs
 
 
@@ -178,6 +178,15 @@ def test_a_round_deals_one_batch_per_live_worker(cluster, empty_queues):
         field="connection_status", new="testing", trigger="health_check", pk__gt=before
     )
     assert tested.count() == 60 and len(set(tested.values_list("fabric_id", flat=True))) == 60
+
+
+def test_workers_out_of_reach_count_one_and_the_round_says_so():
+    """Redis refusing connections (a real refused port, not a stand-in): the round deals as for one
+    worker and logs why, instead of failing before testing its own batch."""
+    said = []
+    with queues_on_port(1):
+        assert batch_workers(said.append) == 1
+    assert said and said[0].startswith("RQ workers not counted (ConnectionError")
 
 
 def _empty_queues():
