@@ -88,8 +88,13 @@ pick_python() {
   fi
   local c root
   root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  # The interpreter's own path, outside any virtual environment (an active one, e.g. another
+  # checkout's .dev/env, puts its python3.12 first on PATH; a bare name is resolved by uv again, which
+  # may go looking for a Python to download).
   for c in python3.13 python3.12 python3 "$root/versions/3.12.1/bin/python3.12" "$root"/versions/3.1[2-9]*/bin/python3; do
-    if "$c" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then echo "$c"; return; fi
+    if "$c" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then
+      "$c" -c 'import sys; print(getattr(sys, "_base_executable", "") or sys.executable)'; return
+    fi
   done
   die "no Python >= 3.12 found; set PYTHON=/path/to/python3.12"
 }
