@@ -9,7 +9,10 @@ are written in one transaction: a worker killed half-way leaves nothing half-wri
 reaper later moves the fabric from syncing to error.
 """
 
+import gc
 import random
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -168,6 +171,35 @@ class SyncRun:
         return self.written
 
 
+_spared = threading.Lock()
+_sparing = 0  # syncs of this process running within collector_spared()
+
+
+@contextmanager
+def collector_spared():
+    """Spare Python's garbage collector the objects the process held before a sync (gc.freeze),
+    until the last sync of the process running ends (gc.unfreeze).
+
+    A sync allocates a few containers per object it reads (the pages' JSON), so the collector's
+    full passes come every 30 pages or so; each walks every object of the process, a quarter of a
+    million in a worker that has loaded NetBox (0.1 s a pass: at 100,000 resources 0.3 s of an
+    unchanged resync's 1.8). Frozen, they are not walked: a full pass walks only what the sync
+    itself allocated. Nothing is lost: the frozen objects are collected normally again afterwards
+    (an RQ job runs in a work horse of its own, which exits after the job anyway)."""
+    global _sparing
+    with _spared:
+        if not _sparing:
+            gc.freeze()
+        _sparing += 1
+    try:
+        yield
+    finally:
+        with _spared:
+            _sparing -= 1
+            if not _sparing:
+                gc.unfreeze()
+
+
 def begin(fabric, *, trigger, job=None, user=None, reason="Sync started"):
     """Move the fabric to syncing (if it is not already)."""
     if fabric.sync_status != m.SYNCING:
@@ -180,7 +212,7 @@ def run_sync(fabric, *, job=None, log=None, trigger=TriggerChoices.SYNC) -> dict
     Raises KubeFailure (after recording it) when the sync fails.
     """
     log = log or (lambda message: None)
-    with exclusive(fabric) as alone:
+    with collector_spared(), exclusive(fabric) as alone:
         if not alone:
             log("Another sync of this fabric is running: nothing to do")
             return {"skipped": "another sync is running"}
