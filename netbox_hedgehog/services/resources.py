@@ -168,24 +168,25 @@ class ResourceStore:
         names are added to (a list collects what it saw), in the same pass."""
         if not items:
             return
-        rows = self.rows(kind)
         # what is stored of the page's objects: only versions first (cheap), whole rows for the changed
         if stored is None:
             stored = self.versions(kind, [item["metadata"]["name"] for item in items])
-        changed = []
+        listed = {(meta := item["metadata"])["name"]: meta.get("resourceVersion", "") for item in items}
+        if seen is not None:
+            seen.update(listed)
+        if listed.items() <= stored.items():  # every object at its stored version (compared in C)
+            self.written["unchanged"] += len(items)
+            return
         stored_version = stored.get
-        saw = seen.add if seen is not None else None
-        for item in items:
-            meta = item["metadata"]
-            name = meta["name"]
-            if saw is not None:
-                saw(name)
-            if stored_version(name) == str(meta.get("resourceVersion", "")):
-                continue
-            changed.append(item)
+        changed = [
+            item
+            for item in items
+            if stored_version((meta := item["metadata"])["name"]) != str(meta.get("resourceVersion", ""))
+        ]
         self.written["unchanged"] += len(items) - len(changed)
         if not changed:
             return
+        rows = self.rows(kind)
         known = self.known.get(kind)
         if known is None:
             created, updated = self._write(kind, rows, changed, None)
