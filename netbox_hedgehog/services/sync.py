@@ -184,8 +184,9 @@ def collector_spared():
     makes a full pass every hundred pages or so; each walks every object of the process, a quarter
     of a million in a worker that has loaded NetBox (0.1 s a pass; with the young generations'
     passes 0.3 s of an unchanged resync of 100,000 resources, 1.8 s in all). Frozen, they are not
-    walked: a full pass walks only what the sync itself allocated. Nothing is lost: the frozen objects are collected normally again afterwards
-    (an RQ job runs in a work horse of its own, which exits after the job anyway)."""
+    walked: a full pass walks only what the sync itself allocated. Nothing is lost: the frozen
+    objects are collected normally again afterwards (an RQ job runs in a work horse of its own,
+    which exits after the job anyway)."""
     global _sparing
     with _spared:
         if not _sparing:
