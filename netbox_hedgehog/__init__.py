@@ -30,6 +30,20 @@ class HedgehogConfig(PluginConfig):
         # Whether git repositories may have file:// URLs (repositories on the NetBox host's own disk).
         # Off: whoever may add a repository could otherwise read any repository on the host.
         "git_allow_file_urls": False,
+        # Networks the plugin never connects to (a cluster's API server, a git server), checked on
+        # the addresses a name resolves to when connecting: by default loopback, "this host",
+        # link-local and the cloud metadata services (netbox_hedgehog/outbound.py, and
+        # docs/operations.md). [] allows every address.
+        "blocked_networks": [
+            "127.0.0.0/8",
+            "::1/128",
+            "0.0.0.0/8",
+            "::/128",
+            "169.254.0.0/16",
+            "fe80::/10",
+            "fd00:ec2::254/128",
+            "100.100.100.200/32",
+        ],
         "request_timeout": 10,
         # Health checks of connected fabrics (minutes between rounds), how many fabrics one job
         # (the round, or one of its batches) tests at once, and how many fabrics a batch holds at

@@ -1,6 +1,7 @@
 """The plugin's settings (PLUGINS_CONFIG["netbox_hedgehog"]), read and checked in one place."""
 
 import binascii
+import ipaddress
 from base64 import urlsafe_b64decode
 
 from netbox.plugins import get_plugin_config
@@ -32,6 +33,19 @@ def validate_keys(value):
             raise ValueError(
                 f"credentials_key #{i + 1} is not a Fernet key (32 url-safe base64-encoded bytes). {how}"
             )
+
+
+def validate_networks(value):
+    """Raise ValueError saying what is wrong with a blocked_networks setting."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"blocked_networks must be a list of networks such as '127.0.0.0/8', not {value!r}.")
+    for item in value:
+        try:
+            if not isinstance(item, str):
+                raise TypeError(item)
+            ipaddress.ip_network(item, strict=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"blocked_networks: {item!r} is not a network such as '127.0.0.0/8'.") from None
 
 
 def drift_ignore_rules(kind: str) -> list[str]:
@@ -93,4 +107,5 @@ def validate():
         raise ValueError(
             'drift_ignore must map a kind (or "*") to a list of JSON pointers starting with "/".'
         )
+    validate_networks(get("blocked_networks"))
     validate_keys(get("credentials_key"))

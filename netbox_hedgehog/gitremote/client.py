@@ -27,9 +27,10 @@ from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.objects import Tree
 from dulwich.repo import MemoryRepo
 
-from .. import settings
+from .. import outbound, settings
 from ..choices import GitFailureCodeChoices as G
 from ..credentials import CredentialsUnreadable, reveal
+from ..outbound import AddressBlocked
 
 SCHEMES = ("https", "ssh", "file")
 
@@ -83,6 +84,7 @@ def _client(repository):
                 timeout=urllib3.Timeout(connect=connect, read=read),
                 retries=False,
             )
+            outbound.guard(pool)  # never the NetBox host or a metadata service
             username = repository.username or None
             password = reveal(repository, "password") or None
             client, path = get_transport_and_path(
@@ -90,6 +92,8 @@ def _client(repository):
             )
             yield client, path
         elif scheme == "ssh":
+            parts = urlsplit(url)
+            outbound.check_host(parts.hostname or "", parts.port or 22)
             key = reveal(repository, "ssh_private_key")
             with tempfile.TemporaryDirectory(prefix="hedgehog-git-") as directory:
                 options = [
@@ -138,6 +142,9 @@ def classify(exc: BaseException, repository) -> GitFailure:
     where = repository.remote_url
     text = redact(repository, _first_line(exc))
     chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, AddressBlocked):
+            return GitFailure(G.BAD_CONFIGURATION, f"The git server {item}")
     if isinstance(exc, HTTPUnauthorized):
         return GitFailure(
             G.AUTH, f"{where} rejected the credentials (401). Check the username and the token."

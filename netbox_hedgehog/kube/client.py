@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 
-from .. import settings
+from .. import outbound, settings
 from ..choices import FailureCodeChoices as F
 from ..credentials import reveal
 from ..validators.kubeconfig import KubeconfigRefused, safe_kubeconfig
@@ -100,8 +100,19 @@ def connect(fabric) -> ClusterAccess:
     summary = (
         f"{cfg.host} with {how}, {ca}, {tls}" if scheme == "https" else f"{cfg.host} with {how} (plain HTTP)"
     )
+    api = k8s.ApiClient(cfg)
+    outbound.guard(api.rest_client.pool_manager)  # never the NetBox host or a metadata service
+    if cfg.proxy:
+        # Through a proxy (HTTPS_PROXY in the worker's environment) the guard sees the proxy's
+        # address, not the server's: the server's name is checked here, as resolved now.
+        try:
+            parts = urlsplit(cfg.host)
+            outbound.check_host(parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        except outbound.AddressBlocked as exc:
+            api.close()
+            raise KubeFailure(F.BAD_CONFIGURATION, f"The API server {exc}") from None
     return ClusterAccess(
-        api=k8s.ApiClient(cfg),
+        api=api,
         server=cfg.host,
         namespace=fabric.kubernetes_namespace or "default",
         timeout=timeouts(),

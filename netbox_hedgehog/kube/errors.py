@@ -18,6 +18,7 @@ from kubernetes.config.config_exception import ConfigException
 from ..choices import FailureCodeChoices
 from ..choices import FailureCodeChoices as F
 from ..credentials import CredentialsUnreadable
+from ..outbound import AddressBlocked
 
 # code -> what it means (the documentation of the codes, from their ChoiceSet)
 CODES = {code: str(label) for code, label, *_ in FailureCodeChoices.CHOICES}
@@ -84,6 +85,9 @@ def classify(exc: BaseException, *, server: str = "", timeout=None) -> KubeFailu
     if isinstance(exc, (ConfigException, yaml.YAMLError)):
         return KubeFailure(F.BAD_CONFIGURATION, f"The kubeconfig cannot be used: {_first_line(exc)}")
     chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, AddressBlocked):
+            return KubeFailure(F.BAD_CONFIGURATION, f"The API server {item}")
     for item in chain:
         if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
             return _tls_failure(_first_line(item), at)

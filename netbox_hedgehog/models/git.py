@@ -17,6 +17,7 @@ from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
 from utilities.querysets import RestrictedQuerySet
 
+from .. import outbound
 from .. import settings as plugin_settings
 from ..choices import ConnectionStatusChoices, GitFailureCodeChoices, TriggerChoices
 from ..credentials import CredentialsUnreadable, reveal, seal
@@ -239,6 +240,8 @@ class GitRepository(JobsMixin, NetBoxModel):
         ):
             # ssh would read such a host or user as an option (-oProxyCommand=... runs a command)
             errors["remote_url"] = _("The URL's host and user must not start with '-'.")
+        elif parts.scheme in ("https", "ssh") and (blocked := outbound.literal_blocked(parts.hostname)):
+            errors["remote_url"] = str(blocked)
         elif parts.scheme == "file" and not plugin_settings.get("git_allow_file_urls"):
             errors["remote_url"] = _(
                 "file:// repositories are off on this NetBox (they read the NetBox host's own disk); "

@@ -10,6 +10,7 @@ from cryptography import x509
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .. import outbound
 from .kubeconfig import KubeconfigRefused, safe_kubeconfig
 
 
@@ -25,6 +26,9 @@ def validate_server_url(url: str, allow_http: bool):
         raise ValidationError(
             _("Give the API server as a URL such as https://fabric.example.net:6443."), code="invalid"
         )
+    blocked = outbound.literal_blocked(parts.hostname)
+    if blocked:
+        raise ValidationError(str(blocked), code="blocked")
     if parts.scheme == "http" and not allow_http:
         raise ValidationError(
             _(
