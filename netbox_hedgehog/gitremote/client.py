@@ -84,7 +84,7 @@ def _client(repository):
                 timeout=urllib3.Timeout(connect=connect, read=read),
                 retries=False,
             )
-            outbound.guard(pool)  # never the NetBox host or a metadata service
+            outbound.guard(pool)  # never the NetBox host's loopback or a metadata service
             username = repository.username or None
             password = reveal(repository, "password") or None
             client, path = get_transport_and_path(
@@ -92,8 +92,12 @@ def _client(repository):
             )
             yield client, path
         elif scheme == "ssh":
+            # ssh opens its own connection: it is given the very address checked here (it would
+            # resolve the name again), and looks the host key up under the name and port as given
             parts = urlsplit(url)
-            outbound.check_host(parts.hostname or "", parts.port or 22)
+            host, port = parts.hostname or "", parts.port or 22
+            address = outbound.pinned_address(host, port)
+            alias = host if port == 22 else f"[{host}]:{port}"
             key = reveal(repository, "ssh_private_key")
             with tempfile.TemporaryDirectory(prefix="hedgehog-git-") as directory:
                 options = [
@@ -106,6 +110,12 @@ def _client(repository):
                     f"ConnectTimeout={int(_timeouts()[0])}",
                     "-o",
                     "IdentitiesOnly=yes",
+                    "-o",
+                    f"HostName={address}",
+                    "-o",
+                    f"HostKeyAlias={alias}",
+                    "-o",
+                    "CheckHostIP=no",
                 ]
                 known = os.path.join(directory, "known_hosts")
                 with open(known, "w") as handle:

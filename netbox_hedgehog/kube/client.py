@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 
@@ -101,16 +102,23 @@ def connect(fabric) -> ClusterAccess:
         f"{cfg.host} with {how}, {ca}, {tls}" if scheme == "https" else f"{cfg.host} with {how} (plain HTTP)"
     )
     api = k8s.ApiClient(cfg)
-    outbound.guard(api.rest_client.pool_manager)  # never the NetBox host or a metadata service
-    if cfg.proxy:
-        # Through a proxy (HTTPS_PROXY in the worker's environment) the guard sees the proxy's
-        # address, not the server's: the server's name is checked here, as resolved now.
+    pool = api.rest_client.pool_manager
+    if type(pool) is urllib3.PoolManager:
+        outbound.guard(pool)  # never the NetBox host's loopback or a metadata service
+    else:
+        # Through the operator's proxy (HTTPS_PROXY in the worker's environment) the socket goes to
+        # the proxy: the server's name is checked here instead, as resolved now, every address.
         try:
             parts = urlsplit(cfg.host)
-            outbound.check_host(parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+            outbound.none_blocked(parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
         except outbound.AddressBlocked as exc:
             api.close()
-            raise KubeFailure(F.BAD_CONFIGURATION, f"The API server {exc}") from None
+            raise KubeFailure(
+                F.BAD_CONFIGURATION, f"The API server {exc} (reached through the worker's proxy)"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a name that does not resolve etc., classified
+            api.close()
+            raise classify(exc, server=cfg.host) from None
     return ClusterAccess(
         api=api,
         server=cfg.host,

@@ -227,7 +227,17 @@ class GitRepository(JobsMixin, NetBoxModel):
         super().clean()
         self.remote_url = (self.remote_url or "").strip()
         self.branch = (self.branch or "").strip()
-        parts = urlsplit(self.remote_url)
+        try:
+            parts = urlsplit(self.remote_url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError:
+            raise ValidationError(
+                {
+                    "remote_url": _("Not a URL (a bracket or the port is wrong): {url!r}.").format(
+                        url=self.remote_url[:60]
+                    )
+                }
+            ) from None
         errors = {}
         if parts.scheme not in SCHEMES:
             errors["remote_url"] = _(
@@ -240,6 +250,8 @@ class GitRepository(JobsMixin, NetBoxModel):
         ):
             # ssh would read such a host or user as an option (-oProxyCommand=... runs a command)
             errors["remote_url"] = _("The URL's host and user must not start with '-'.")
+        elif parts.scheme in ("https", "ssh") and (problem := outbound.host_name_problem(parts.hostname)):
+            errors["remote_url"] = _("The host name cannot be resolved: {problem}.").format(problem=problem)
         elif parts.scheme in ("https", "ssh") and (blocked := outbound.literal_blocked(parts.hostname)):
             errors["remote_url"] = str(blocked)
         elif parts.scheme == "file" and not plugin_settings.get("git_allow_file_urls"):

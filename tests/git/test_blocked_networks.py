@@ -53,3 +53,33 @@ def test_a_git_name_resolving_to_loopback_gets_no_connection(scheme):
     assert repository.connection_error_code == "bad_configuration"
     assert "localhost (127.0.0.1)" in repository.connection_error
     assert GitRepository.objects.get(pk=repository.pk).connection_status == "failed"
+
+
+def test_ssh_is_given_the_address_checked_and_finds_the_host_key_under_the_name():
+    """Where loopback is allowed, ssh connects to the pinned address (HostName), looking the key up
+    as [localhost]:port (HostKeyAlias): the options work, and the listener sees ssh's connection."""
+    from tests.support.settings import plugin_settings
+
+    with listener() as server:
+        private, known = ssh_settings(server.port)
+        repository = GitRepository(
+            name="fabrics", remote_url=f"ssh://git@localhost:{server.port}/fabrics.git", ssh_known_hosts=known
+        )
+        repository.set_secret("ssh_private_key", private)
+        repository.full_clean()
+        repository.save()
+        with plugin_settings(blocked_networks=[], connect_timeout=1, request_timeout=1):
+            run_git_test(repository)
+        assert server.accepted()
+    assert repository.connection_error_code == "network"  # the listener never says a banner
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[::1/fabrics.git", "https://host:99999/fabrics.git", "https://a..b/r.git"]
+)
+def test_a_url_that_cannot_be_parsed_or_resolved_is_a_validation_error(url):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        make_repository(url=url, password="")
+    assert "remote_url" in refused.value.message_dict

@@ -79,6 +79,8 @@ def listener():
         "fe80::1%eth0",
         "fd00:ec2::254",
         "100.100.100.200",
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
     ],
 )
 def test_the_default_blocks_the_host_itself_and_the_metadata_services(address):
@@ -86,7 +88,9 @@ def test_the_default_blocks_the_host_itself_and_the_metadata_services(address):
         assert outbound.blocked_by(address) is not None
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1", "172.16.5.4", "192.168.1.10", "100.64.0.1", "2001:db8::1"])
+@pytest.mark.parametrize(
+    "address", ["10.0.0.1", "172.16.5.4", "192.168.1.10", "100.64.0.1", "2001:db8::1", "64:ff9b::a00:1"]
+)
 def test_the_networks_clusters_live_on_are_not_blocked(address):
     with plugin_settings(blocked_networks=DEFAULT):
         assert outbound.blocked_by(address) is None
@@ -127,6 +131,15 @@ def test_a_server_url_at_a_blocked_address_is_refused_naming_the_setting(server)
         with pytest.raises(ValidationError) as refused:
             fabric.full_clean()
     assert "blocked_networks" in str(refused.value.message_dict["kubernetes_server"])
+
+
+@pytest.mark.parametrize("host", ["a..b", "x" * 64 + ".example.net"])
+def test_a_host_name_no_resolver_could_ask_for_is_refused_when_saved(host):
+    fabric = HedgehogFabric(name="ssrf", kubernetes_server=f"https://{host}:6443")
+    fabric.set_secret("kubernetes_token", "t0ken")
+    with pytest.raises(ValidationError) as refused:
+        fabric.full_clean()
+    assert "cannot be resolved" in str(refused.value.message_dict["kubernetes_server"])
 
 
 def test_a_kubeconfig_whose_server_is_a_blocked_address_is_refused():
@@ -199,6 +212,18 @@ def test_a_row_stored_before_the_rule_reaches_no_cluster(cluster, fabric_for):
     assert cluster.requests == []
     assert (fabric.connection_status, fabric.connection_error_code) == ("failed", "bad_configuration")
     assert "127.0.0.1 is in 127.0.0.0/8" in fabric.connection_error
+
+
+def test_the_workers_own_proxy_on_loopback_is_used_for_an_allowed_server(monkeypatch):
+    """The proxy is the operator's (HTTPS_PROXY of the worker; a kubeconfig's proxy-url is refused):
+    one on the NetBox host itself is asked, with loopback blocked, for a server that is allowed."""
+    with listener() as proxy:
+        fabric = make_fabric("proxied", server="https://10.255.255.1:6443", token="t0ken")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        with production_networks():
+            run_test(fabric)
+        assert proxy.accepted()
+    assert fabric.connection_error_code == "timeout"  # the proxy never answers
 
 
 def test_through_the_workers_proxy_the_servers_own_address_is_checked(monkeypatch):
