@@ -290,7 +290,7 @@ def preview(fabric, direction, *, prune=False, override=False, user=None) -> dic
         if not override:
             raise CannotAsk(m.SUSPENDED_MESSAGE, "in_maintenance")
         maintenance_override(fabric, user, f"previewed a reconciliation ({direction})")
-    if fabric.connection_status != m.CONNECTED:
+    if not m.last_known_connected(fabric.state):
         raise CannotAsk(
             f"Could not ask the cluster: the fabric's connection is {fabric.get_connection_status_display()}. "
             "Test the connection first.",

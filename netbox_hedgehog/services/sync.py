@@ -297,7 +297,7 @@ def fail(fabric, exc, failure, *, job=None, trigger=TriggerChoices.SYNC):
         retry_at = None
         if (
             fabric.status in (m.PLANNED, m.ACTIVE)
-            and fabric.connection_status == m.CONNECTED
+            and m.last_known_connected(fabric.state)
             and failure.code not in NOT_RETRIED
         ):
             retry_at = timezone.now() + timedelta(seconds=retry_delay(attempts))
@@ -349,7 +349,7 @@ def reap_stale_syncs(*, job=None, log=None, reaped: list | None = None, lost=())
             if not alone:
                 continue  # a sync is really running (its worker holds the lock)
             attempts = fabric.sync_attempts + 1
-            retry = fabric.status in (m.PLANNED, m.ACTIVE) and fabric.connection_status == m.CONNECTED
+            retry = fabric.status in (m.PLANNED, m.ACTIVE) and m.last_known_connected(fabric.state)
             try:
                 transition(
                     fabric,

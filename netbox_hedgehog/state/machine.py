@@ -169,10 +169,20 @@ def triple_is_consistent(status: str, connection_status: str, sync_status: str) 
 # --- guards: operations refused in some combinations, with the reason --------------------------
 # (field, target) -> list of (predicate that refuses, code, message)
 
+
+def last_known_connected(s: State) -> bool:
+    """Connected, or being tested again after a test that succeeded (a health round's retest:
+    the last outcome, connected, cleared connection_error and set last_validated; a failure sets
+    connection_error, which the retest keeps)."""
+    return s.connection_status == CONNECTED or (
+        s.connection_status == TESTING and s.has_last_validated and not s.has_connection_error
+    )
+
+
 GUARDS = {
     (SYNC, SYNCING): (
         (
-            lambda s: s.connection_status != CONNECTED,
+            lambda s: not last_known_connected(s),
             "not_connected",
             "A sync needs a connected fabric; test the connection first.",
         ),

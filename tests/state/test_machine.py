@@ -125,6 +125,18 @@ def test_decommission_takes_sync_out_of_in_sync():
     "state,code",
     [
         (m.State("active", "unknown", "never_synced"), "not_connected"),
+        (m.State("planned", "testing", "never_synced"), "not_connected"),  # a first test
+        (  # a retry after a failure: the last outcome was the failure
+            m.State(
+                "active",
+                "testing",
+                "error",
+                has_connection_error=True,
+                has_last_validated=True,
+                has_sync_error=True,
+            ),
+            "not_connected",
+        ),
         (
             m.State("active", "failed", "error", has_connection_error=True, has_sync_error=True),
             "not_connected",
@@ -146,6 +158,28 @@ def test_a_sync_needs_a_connected_fabric_outside_maintenance(state, code):
         m.plan(state, m.SYNC, m.SYNCING)
     assert refused.value.code == code
     assert refused.value.message
+
+
+@pytest.mark.parametrize("sync", ["never_synced", "in_sync", "out_of_sync", "error"])
+def test_a_sync_may_start_while_a_connected_fabric_is_retested(sync):
+    """A health round moves every connected fabric to testing for the length of its check: a sync
+    asked for meanwhile is not refused (the last outcome was connected), and the running sync
+    meets the round's outcome as a sync running before the round would."""
+    state = m.State(
+        "active",
+        "testing",
+        sync,
+        has_last_validated=True,
+        has_sync_error=sync == "error",
+        has_last_sync=sync != "never_synced",
+    )
+    steps = m.plan(state, m.SYNC, m.SYNCING)
+    assert [(step.field, step.new) for step in steps] == [(m.SYNC, m.SYNCING)]
+    after = m.apply_step(state, steps[0])
+    # the retest's two outcomes, from there, are the table's with their effects
+    assert m.plan(after, m.CONNECTION, m.CONNECTED)[0].new == m.CONNECTED
+    failed = m.plan(after, m.CONNECTION, m.FAILED, "refused")
+    assert [(step.field, step.new) for step in failed] == [(m.CONNECTION, m.FAILED), (m.SYNC, m.ERROR)]
 
 
 def test_a_decommissioned_fabric_is_not_tested_again():

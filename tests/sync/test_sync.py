@@ -195,11 +195,25 @@ def test_an_unreachable_cluster_fails_the_connection_through_the_shared_path(clu
 def test_a_sync_is_refused_with_the_reason_when_not_possible(cluster, fabric, setup, code):
     if setup == "disconnect":
         transition(fabric, "connection_status", "testing")
+        transition(fabric, "connection_status", "failed", reason="Connection refused")
+        transition(fabric, "connection_status", "testing")  # its retry: the last outcome failed
     else:
         transition(fabric, "status", "maintenance")
     with pytest.raises(InvalidTransition) as refused:
         request_sync(fabric)
     assert refused.value.code == code
+
+
+def test_a_sync_asked_for_while_a_health_round_retests_the_fabric_runs(cluster, fabric):
+    """A health round holds every connected fabric in testing while it checks it (seconds, with
+    silent clusters in the batch): a sync asked for, or due, meanwhile is not refused."""
+    transition(fabric, "connection_status", "testing", trigger="health_check")
+    job, created = request_sync(fabric)
+    assert created and fabric.sync_status == "syncing"
+    ran = sync(fabric)
+    assert ran.status == "completed", ran.data
+    assert (fabric.connection_status, fabric.sync_status) == ("testing", "in_sync")
+    transition(fabric, "connection_status", "connected", trigger="health_check")  # the round's result
 
 
 def test_two_requests_start_one_sync(cluster, fabric):
