@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
@@ -239,10 +239,13 @@ class HedgehogResource(NetBoxModel):
         """Write this resource's own row, its comparison included (derived from its own fields).
 
         The roll-up into the fabric's counts and sync status is not done here but by receivers
-        (signals.py), for saves and deletes alike.
+        (signals.py), for saves and deletes alike. The row, the lock the receiver before it takes on
+        it and the roll-up are one transaction, whoever saves (a shell or a script in autocommit
+        too: outside a transaction the lock would be refused).
         """
         self.compare_again()
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
 
     def compare_again(self):
         """Set sync_state and diff from what NetBox wants and what the cluster has."""
