@@ -28,7 +28,7 @@ from . import settings
 
 
 class AddressBlocked(Exception):
-    """A connection refused because every address of the host is in a blocked network."""
+    """A connection refused: the address of the host it would reach is in a blocked network."""
 
     def __init__(self, host: str, address: str, network: str):
         self.host, self.address, self.network = host, address, network
