@@ -74,6 +74,16 @@ def host_name_problem(host: str) -> str:
     return ""
 
 
+def host_refusal(host: str) -> str:
+    """Why a URL's host is refused when the URL is saved (one no resolver could ask for, or an IP
+    literal in a blocked network), or "" (a name is checked when it is resolved, at connection)."""
+    problem = host_name_problem(host)
+    if problem:
+        return f"The host name cannot be resolved: {problem}."
+    blocked = literal_blocked(host)
+    return str(blocked) if blocked else ""
+
+
 def literal_blocked(host: str):
     """For a URL's host that is an IP literal in a blocked network: the AddressBlocked to report;
     else None (a name is checked when it is resolved, at connection time)."""

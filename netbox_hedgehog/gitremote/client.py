@@ -30,7 +30,6 @@ from dulwich.repo import MemoryRepo
 from .. import outbound, settings
 from ..choices import GitFailureCodeChoices as G
 from ..credentials import CredentialsUnreadable, reveal
-from ..outbound import AddressBlocked
 
 SCHEMES = ("https", "ssh", "file")
 
@@ -153,7 +152,7 @@ def classify(exc: BaseException, repository) -> GitFailure:
     text = redact(repository, _first_line(exc))
     chain = _chain(exc)
     for item in chain:
-        if isinstance(item, AddressBlocked):
+        if isinstance(item, outbound.AddressBlocked):
             return GitFailure(G.BAD_CONFIGURATION, f"The git server {item}")
     if isinstance(exc, HTTPUnauthorized):
         return GitFailure(

@@ -111,12 +111,7 @@ def connect(fabric) -> ClusterAccess:
         try:
             parts = urlsplit(cfg.host)
             outbound.none_blocked(parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
-        except outbound.AddressBlocked as exc:
-            api.close()
-            raise KubeFailure(
-                F.BAD_CONFIGURATION, f"The API server {exc} (reached through the worker's proxy)"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - a name that does not resolve etc., classified
+        except Exception as exc:  # noqa: BLE001 - blocked, or a name that does not resolve: classified
             api.close()
             raise classify(exc, server=cfg.host) from None
     return ClusterAccess(

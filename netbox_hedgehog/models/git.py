@@ -250,10 +250,8 @@ class GitRepository(JobsMixin, NetBoxModel):
         ):
             # ssh would read such a host or user as an option (-oProxyCommand=... runs a command)
             errors["remote_url"] = _("The URL's host and user must not start with '-'.")
-        elif parts.scheme in ("https", "ssh") and (problem := outbound.host_name_problem(parts.hostname)):
-            errors["remote_url"] = _("The host name cannot be resolved: {problem}.").format(problem=problem)
-        elif parts.scheme in ("https", "ssh") and (blocked := outbound.literal_blocked(parts.hostname)):
-            errors["remote_url"] = str(blocked)
+        elif parts.scheme in ("https", "ssh") and (refusal := outbound.host_refusal(parts.hostname)):
+            errors["remote_url"] = refusal
         elif parts.scheme == "file" and not plugin_settings.get("git_allow_file_urls"):
             errors["remote_url"] = _(
                 "file:// repositories are off on this NetBox (they read the NetBox host's own disk); "

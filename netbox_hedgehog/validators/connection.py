@@ -26,15 +26,9 @@ def validate_server_url(url: str, allow_http: bool):
         raise ValidationError(
             _("Give the API server as a URL such as https://fabric.example.net:6443."), code="invalid"
         )
-    problem = outbound.host_name_problem(parts.hostname)
-    if problem:
-        raise ValidationError(
-            _("The API server's host name cannot be resolved: {problem}.").format(problem=problem),
-            code="invalid",
-        )
-    blocked = outbound.literal_blocked(parts.hostname)
-    if blocked:
-        raise ValidationError(str(blocked), code="blocked")
+    refusal = outbound.host_refusal(parts.hostname)
+    if refusal:
+        raise ValidationError(refusal, code="invalid")
     if parts.scheme == "http" and not allow_http:
         raise ValidationError(
             _(
